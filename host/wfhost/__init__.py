@@ -1,0 +1,13 @@
+"""wfhost: run packaged workflows durably.
+
+`Host` runs executions (store, scheduler, workers); `Client` schedules,
+signals, cancels and inspects them from any process.
+"""
+
+from .client import Client
+from .errors import Conflict, HostError, InvalidRequest, NotFound
+from .host import Host
+
+__version__ = "0.1.0"
+
+__all__ = ["Client", "Conflict", "Host", "HostError", "InvalidRequest", "NotFound", "__version__"]

@@ -1,0 +1,39 @@
+"""Small shared helpers for Core SQL on the host's tables."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from .models import EventRow, ExecutionRow, HostRow, JournalEntry, SignalRow, TaskRunRow, WaitRow
+
+__all__ = ["E", "EV", "H", "J", "S", "T", "W", "add_event", "dumps", "now"]
+
+E = ExecutionRow.__table__  # type: ignore[attr-defined]
+T = TaskRunRow.__table__  # type: ignore[attr-defined]
+J = JournalEntry.__table__  # type: ignore[attr-defined]
+W = WaitRow.__table__  # type: ignore[attr-defined]
+S = SignalRow.__table__  # type: ignore[attr-defined]
+EV = EventRow.__table__  # type: ignore[attr-defined]
+H = HostRow.__table__  # type: ignore[attr-defined]
+
+
+def dumps(value: Any) -> str:
+    """Compact, deterministic JSON."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def now() -> float:
+    """Wall-clock UNIX time: what leases, timers and history use."""
+    return time.time()
+
+
+def add_event(conn: Connection, uid: str, kind: str, task_id: str | None = None,
+              at: float | None = None, **detail: Any) -> None:
+    """Append one line to an execution's history."""
+    conn.execute(insert(EV).values(
+        execution_uid=uid, at=at or now(), kind=kind, task_id=task_id,
+        detail=dumps(detail) if detail else None))

@@ -1,0 +1,113 @@
+"""Where workflow plans come from: plain-Python workflows added to a host, and registered packages.
+
+The catalog turns a name a user writes into what the scheduler needs (the
+plan, the package version it pins) without ever importing tenant code: for
+packages it reads the manifest's static DAG.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wfpkg import InvalidName, Workflow
+from wfpkg.names import parse_workflow_ref
+
+from .errors import InvalidRequest, NotFound
+from .plans import WorkflowPlan
+
+if TYPE_CHECKING:
+    from wfregistry import PackageInfo, Registry
+
+__all__ = ["LOCAL_PACKAGE", "Catalog", "Target"]
+
+LOCAL_PACKAGE = "local"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved workflow: its plan and the package version executions of it pin."""
+
+    plan: WorkflowPlan
+    package: str
+    version: str | None
+    package_version_id: int | None
+
+
+class Catalog:
+    """Resolves workflow names for one host (thread-safe).
+
+    Args:
+        registry: the package registry, or ``None`` for a host of plain-Python workflows only.
+    """
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry
+        self._local: dict[tuple[str, str, str], Workflow] = {}
+        self._plans: dict[tuple[object, str], WorkflowPlan] = {}
+        self._lock = threading.Lock()
+
+    def add_local(self, workflow: Workflow, tenant: str, package: str = LOCAL_PACKAGE) -> None:
+        """Make a plain-Python workflow runnable in this host's own threads."""
+        workflow.validate()
+        with self._lock:
+            self._local[(tenant, package, workflow.name)] = workflow
+            self._plans[((tenant, package), workflow.name)] = WorkflowPlan.from_dag(workflow.to_dict())
+
+    def local_workflow(self, tenant: str, package: str, name: str) -> Workflow | None:
+        """The plain-Python workflow, if this host has it."""
+        return self._local.get((tenant, package, name))
+
+    def package(self, version_id: int) -> PackageInfo:
+        """The registered package version (for dispatching to its worker)."""
+        if self.registry is None:
+            raise NotFound(f"package version {version_id} is not known to this host")
+        return self.registry.get(version_id)
+
+    def resolve(self, tenant: str, name: str, *, package: str | None = None,
+                version: str | None = None, version_id: int | None = None) -> Target:
+        """Resolve ``name`` as ``tenant`` writes it.
+
+        ``package``/``version``/``version_id`` give the calling execution's
+        package, so that a child named by bare workflow name, or by its own
+        package, runs on the parent's pinned version.
+        """
+        if "::" not in name and package is not None:
+            name = f"{package}::{name}"
+        try:
+            ref = parse_workflow_ref(name, tenant)
+        except InvalidName as exc:
+            raise InvalidRequest(str(exc)) from None
+        local = self._local.get((tenant, ref.package, ref.workflow))
+        if local is not None and ref.version is None:
+            return Target(self.plan(None, tenant, ref.package, ref.workflow), ref.package, None, None)
+        if self.registry is None:
+            raise NotFound(f"no workflow {ref} (no such plain-Python workflow in this host)")
+        if ref.package == package and ref.version is None and version_id is not None:
+            info = self.registry.get(version_id)
+        else:
+            try:
+                info, _dag = self.registry.resolve(tenant, ref)
+            except LookupError as exc:
+                raise NotFound(str(exc).strip("'\"")) from None
+        return Target(self.plan(info.id, tenant, info.name, ref.workflow, info=info),
+                      info.name, info.version, info.id)
+
+    def plan(self, version_id: int | None, tenant: str, package: str, workflow: str,
+             info: PackageInfo | None = None) -> WorkflowPlan:
+        """The plan of a workflow of a package version (cached), or of a local workflow."""
+        key: object = version_id if version_id is not None else (tenant, package)
+        cached = self._plans.get((key, workflow))
+        if cached is not None:
+            return cached
+        if version_id is None:
+            raise NotFound(f"plain-Python workflow {tenant}::{package}::{workflow} is not loaded in this host")
+        info = info or self.package(version_id)
+        dag = info.manifest.workflow(workflow)
+        if dag is None:
+            raise NotFound(f"package {info.name}@{info.version} has no workflow {workflow!r}")
+        plan = WorkflowPlan.from_dag(dag)
+        with self._lock:
+            self._plans[(key, workflow)] = plan
+        return plan

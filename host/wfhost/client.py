@@ -1,0 +1,200 @@
+"""The Python client: every operation of the CLI, from code.
+
+Example::
+
+    from wfhost import Client
+
+    client = Client(tenant="acme")
+    eid = client.schedule("simple_demo::data_processing", {"source": "s3://bucket"})
+    client.signal(eid, "approval", {"approved": True})
+    print(client.wait(eid)["status"])
+
+A client talks to the store directly (no server needed) and wakes running
+hosts on this machine, so a host picks up new work at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from . import executions as ops
+from ._db import now
+from .catalog import Catalog
+from .errors import HostError, InvalidRequest, NotFound
+from .notify import notify_hosts
+from .store import default_home, migrate, open_engine, resolve_url
+
+__all__ = ["Client"]
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class Client:
+    """Operations on one store, acting for a tenant.
+
+    Args:
+        home: the host's home directory (default ``$WFHOST_HOME`` or the user data dir).
+        database_url: a SQLAlchemy URL (default ``$WFHOST_DATABASE_URL`` or SQLite in home).
+        tenant: the tenant acted for when a call does not name one.
+        engine, catalog, on_change: given by a `Host` to share its own; a
+            standalone client creates (and owns) its engine.
+    """
+
+    def __init__(self, home: Path | None = None, database_url: str | None = None, *,
+                 tenant: str = "default", engine: Engine | None = None,
+                 catalog: Catalog | None = None, on_change: Callable[[], None] | None = None) -> None:
+        self.home = Path(home) if home else default_home()
+        self.tenant = tenant
+        self._owns_engine = engine is None
+        if engine is None:
+            engine = open_engine(resolve_url(self.home, database_url))
+            migrate(engine)
+        self.engine = engine
+        if catalog is None:
+            from wfregistry import Registry
+
+            catalog = Catalog(Registry(engine, self.home / "packages"))
+        self.catalog = catalog
+        self._on_change = on_change or (lambda: notify_hosts(self.engine))
+
+    @property
+    def registry(self) -> Any:
+        """The package registry (tenants, keys, packages)."""
+        return self.catalog.registry
+
+    def close(self) -> None:
+        """Release the engine if this client created it."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tenant(self, tenant: str | None) -> str:
+        return tenant or self.tenant
+
+    # -- executions -------------------------------------------------------------------
+
+    def schedule(self, workflow: str, input: Mapping[str, Any] | None = None, *,  # noqa: A002
+                 id: str | None = None, tenant: str | None = None,  # noqa: A002
+                 timeout: float | None = None) -> str:
+        """Start an execution of ``workflow`` (``[tenant::]package[@version]::workflow``).
+
+        Returns its id. Scheduling an existing id with the same workflow and
+        input returns that execution (idempotent).
+        """
+        owner = self._tenant(tenant)
+        if workflow.count("::") == 2:
+            owner = workflow.split("::", 1)[0]
+        target = self.catalog.resolve(owner, workflow)
+        if input is not None and not isinstance(input, Mapping):
+            raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")
+        with self.engine.begin() as conn:
+            created = ops.create_execution(
+                conn, tenant=owner, plan=target.plan, package=target.package,
+                version=target.version, package_version_id=target.package_version_id,
+                input=dict(input or {}), at=now(), execution_id=id, timeout=timeout)
+        if created.created:
+            self._on_change()
+        return created.id
+
+    def signal(self, execution_id: str, name: str, payload: Any = None, *,
+               tenant: str | None = None, sender: str = "client") -> None:
+        """Send signal ``name`` with a JSON payload; buffered until a wait consumes it."""
+        with self.engine.begin() as conn:
+            ops.send_signal(conn, self._tenant(tenant), execution_id, name, payload, sender, now())
+        self._on_change()
+
+    def cancel(self, execution_id: str, *, tenant: str | None = None, reason: str | None = None,
+               by: str = "client") -> bool:
+        """Request cancellation. Returns False if the execution had already finished."""
+        with self.engine.begin() as conn:
+            asked = ops.request_cancel(conn, self._tenant(tenant), execution_id, by, reason, now())
+        if asked:
+            self._on_change()
+        return asked
+
+    def status(self, execution_id: str, *, tenant: str | None = None) -> dict[str, Any]:
+        """The execution, its tasks (with what waiting ones wait for) and its children."""
+        with self.engine.connect() as conn:
+            return ops.execution_status(conn, self._tenant(tenant), execution_id)
+
+    def history(self, execution_id: str, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The execution's event log, oldest first."""
+        with self.engine.connect() as conn:
+            return ops.execution_history(conn, self._tenant(tenant), execution_id)
+
+    def executions(self, *, tenant: str | None = None, status: str | None = None,
+                   workflow: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Executions, newest first (all tenants if ``tenant`` is ``"*"``)."""
+        owner = None if tenant == "*" else self._tenant(tenant)
+        with self.engine.connect() as conn:
+            return ops.list_executions(conn, owner, status, workflow, limit)
+
+    def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
+             interval: float = 0.02) -> dict[str, Any]:
+        """Block until the execution finishes (a running host must be working on it).
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            state = self.status(execution_id, tenant=tenant)
+            if state["status"] in TERMINAL:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+            time.sleep(interval)
+            interval = min(interval * 1.5, 0.5)
+
+    # -- packages and trust -----------------------------------------------------------------
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant (operator)."""
+        self._registry_call("create_tenant", name)
+
+    def trust(self, tenant: str, public_key_pem: str, label: str | None = None) -> str:
+        """Trust a public key for a tenant; returns its key id."""
+        return str(self._registry_call("trust", tenant, public_key_pem, label=label))
+
+    def revoke(self, tenant: str, key_id: str) -> None:
+        """Revoke a key for a tenant, effective immediately."""
+        self._registry_call("revoke", tenant, key_id)
+
+    def register(self, archive: Path, *, tenant: str | None = None,
+                 allow_downgrade: bool = False) -> Any:
+        """Verify, install and activate a `.wfpkg` for a tenant."""
+        info = self._registry_call("register", Path(archive), self._tenant(tenant),
+                                   allow_downgrade=allow_downgrade)
+        self._on_change()
+        return info
+
+    def unregister(self, package: str, version: str | None = None, *,
+                   tenant: str | None = None) -> Any:
+        """Retire a package version: no new executions; running ones finish on it."""
+        return self._registry_call("unregister", self._tenant(tenant), package, version)
+
+    def packages(self, tenant: str | None = None) -> list[Any]:
+        """Registered package versions (all tenants if ``tenant`` is ``"*"``)."""
+        return list(self._registry_call("packages", None if tenant == "*" else self._tenant(tenant)))
+
+    def _registry_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        from wfregistry import RegistryError
+
+        if self.registry is None:
+            raise HostError("this client has no package registry")
+        try:
+            return getattr(self.registry, method)(*args, **kwargs)
+        except RegistryError:
+            raise
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None

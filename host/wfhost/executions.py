@@ -1,0 +1,239 @@
+"""Operations on executions that any process may perform in one transaction.
+
+Clients, hosts and task backends all call these; each takes an open
+connection (the caller owns the transaction) and returns plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from wfpkg import InvalidName
+from wfpkg.names import check_execution_id, check_name
+
+from ._db import E, EV, S, T, W, add_event, dumps
+from .errors import Conflict, InvalidRequest, NotFound
+from .models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
+from .plans import WorkflowPlan
+from .waits import describe, resolve_waits
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "Created",
+    "check_payload",
+    "create_execution",
+    "execution_history",
+    "execution_status",
+    "find_execution",
+    "list_executions",
+    "request_cancel",
+    "send_signal",
+]
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class Created:
+    """The result of `create_execution`: its uid and id, and whether it is new."""
+
+    __slots__ = ("created", "id", "uid")
+
+    def __init__(self, uid: str, id: str, created: bool) -> None:  # noqa: A002
+        self.uid, self.id, self.created = uid, id, created
+
+
+def check_payload(value: Any, what: str) -> str:
+    """Serialize a JSON value and enforce the size limit; `InvalidRequest` otherwise."""
+    try:
+        text = dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"{what} is not JSON: {exc}") from None
+    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise InvalidRequest(f"{what} is {len(text.encode())} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    return text
+
+
+def find_execution(conn: Connection, tenant: str, execution_id: str) -> Any:
+    """The execution row of ``tenant``'s ``execution_id``, or `NotFound`."""
+    row = conn.execute(select(E).where(E.c.tenant == tenant, E.c.id == execution_id)).first()
+    if row is None:
+        raise NotFound(f"no execution {execution_id!r} for tenant {tenant!r}")
+    return row
+
+
+def create_execution(
+    conn: Connection,
+    *,
+    tenant: str,
+    plan: WorkflowPlan,
+    package: str,
+    version: str | None,
+    package_version_id: int | None,
+    input: dict[str, Any],  # noqa: A002
+    at: float,
+    execution_id: str | None = None,
+    parent_uid: str | None = None,
+    parent_task: str | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+) -> Created:
+    """Create an execution and its task rows (roots ready). Idempotent on ``execution_id``.
+
+    Scheduling an id that exists returns it, if it is the same workflow with
+    the same input; otherwise `Conflict`.
+    """
+    if not isinstance(input, dict):
+        raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")
+    text = check_payload(input, "execution input")
+    if execution_id is not None:
+        try:
+            check_execution_id(execution_id)
+        except InvalidName as exc:
+            raise InvalidRequest(str(exc)) from None
+        existing = conn.execute(select(E.c.uid, E.c.package, E.c.workflow, E.c.input).where(
+            E.c.tenant == tenant, E.c.id == execution_id)).first()
+        if existing is not None:
+            if (existing.package, existing.workflow, existing.input) != (package, plan.name, text):
+                raise Conflict(
+                    f"execution id {execution_id!r} already exists for "
+                    f"{existing.package}::{existing.workflow} with other input"
+                )
+            return Created(existing.uid, execution_id, False)
+    uid = uuid.uuid4().hex
+    eid = execution_id or uid
+    limit = timeout if timeout is not None else plan.timeout
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(E).values(
+                uid=uid, tenant=tenant, id=eid, package=package, workflow=plan.name,
+                package_version_id=package_version_id, version=version, input=text,
+                status="pending", run_no=1, parent_uid=parent_uid, parent_task=parent_task,
+                retries_left=retries, timeout=limit, deadline=at + limit if limit else None,
+                created_at=at))
+    except IntegrityError:  # another client created the same id just now
+        row = find_execution(conn, tenant, eid)
+        return Created(row.uid, eid, False)
+    _insert_tasks(conn, uid, plan)
+    add_event(conn, uid, "scheduled", at=at, workflow=f"{package}::{plan.name}", version=version,
+              parent=parent_uid)
+    return Created(uid, eid, True)
+
+
+def _insert_tasks(conn: Connection, uid: str, plan: WorkflowPlan) -> None:
+    conn.execute(insert(T), [
+        {"execution_uid": uid, "task_id": t.id, "position": t.position,
+         "state": "ready" if not t.depends_on else "pending", "attempt": 0, "not_before": 0.0}
+        for t in plan.tasks.values()
+    ])
+
+
+def request_cancel(conn: Connection, tenant: str, execution_id: str, by: str,
+                   reason: str | None, at: float) -> bool:
+    """Ask for cancellation; the scheduler carries it out. False if it already finished."""
+    row = find_execution(conn, tenant, execution_id)
+    if row.status in TERMINAL_EXECUTION:
+        return False
+    if not row.cancel_requested:
+        conn.execute(update(E).where(E.c.uid == row.uid).values(
+            cancel_requested=True, cancelled_by=f"{by}: {reason}" if reason else by))
+        add_event(conn, row.uid, "cancel_requested", at=at, by=by, reason=reason)
+    return True
+
+
+def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, payload: Any,
+                sender: str, at: float) -> list[str]:
+    """Buffer a signal and resolve any wait it satisfies. Returns the tasks it woke.
+
+    Raises:
+        NotFound: no such execution for this tenant.
+        Conflict: the execution has already finished (the signal would be lost).
+        InvalidRequest: a bad name or a payload that is not JSON or too large.
+    """
+    try:
+        check_name(name, "signal name")
+    except InvalidName as exc:
+        raise InvalidRequest(str(exc)) from None
+    text = check_payload(payload, f"payload of signal {name!r}")
+    row = find_execution(conn, tenant, execution_id)
+    if row.status in TERMINAL_EXECUTION:
+        raise Conflict(f"execution {execution_id!r} already {row.status}; signal {name!r} not delivered")
+    conn.execute(insert(S).values(execution_uid=row.uid, name=name, payload=text, sender=sender,
+                                  sent_at=at, consumed=False))
+    add_event(conn, row.uid, "signal_received", at=at, name=name, sender=sender)
+    return resolve_waits(conn, tenant, row.uid, at, only_signal=name)
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def execution_status(conn: Connection, tenant: str, execution_id: str) -> dict[str, Any]:
+    """Everything `wfhost status` shows: the execution, its tasks, their waits, its children."""
+    row = find_execution(conn, tenant, execution_id)
+    waits = {(w.task_id): describe(json.loads(w.spec)) for w in conn.execute(
+        select(W.c.task_id, W.c.spec).where(W.c.execution_uid == row.uid, W.c.status == "open"))}
+    tasks = [
+        {"task": t.task_id, "state": t.state, "attempts": t.attempt,
+         "started_at": t.started_at, "finished_at": t.finished_at,
+         "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
+         "error": t.error, "output": _loads(t.output), "waiting_for": waits.get(t.task_id)}
+        for t in conn.execute(select(T).where(T.c.execution_uid == row.uid).order_by(T.c.position))
+    ]
+    children = [
+        {"id": c.id, "workflow": f"{c.package}::{c.workflow}", "status": c.status,
+         "parent_task": c.parent_task}
+        for c in conn.execute(select(E.c.id, E.c.package, E.c.workflow, E.c.status, E.c.parent_task)
+                              .where(E.c.parent_uid == row.uid).order_by(E.c.created_at))
+    ]
+    parent = None
+    if row.parent_uid:
+        prow = conn.execute(select(E.c.id).where(E.c.uid == row.parent_uid)).first()
+        parent = prow.id if prow else None
+    return {
+        "id": row.id, "tenant": row.tenant, "workflow": f"{row.package}::{row.workflow}",
+        "version": row.version, "status": row.status, "input": _loads(row.input),
+        "output": _loads(row.output), "error": row.error, "run": row.run_no,
+        "created_at": row.created_at, "started_at": row.started_at,
+        "finished_at": row.finished_at, "cancel_requested": row.cancel_requested,
+        "cancelled_by": row.cancelled_by, "parent": parent, "tasks": tasks, "children": children,
+    }
+
+
+def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[dict[str, Any]]:
+    """The event log of one execution, oldest first."""
+    row = find_execution(conn, tenant, execution_id)
+    return [
+        {"at": e.at, "kind": e.kind, "task": e.task_id, **(_loads(e.detail) or {})}
+        for e in conn.execute(select(EV).where(EV.c.execution_uid == row.uid).order_by(EV.c.id))
+    ]
+
+
+def list_executions(conn: Connection, tenant: str | None = None, status: str | None = None,
+                    workflow: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Executions, newest first, filtered by tenant, status and ``package::workflow``."""
+    q = select(E.c.tenant, E.c.id, E.c.package, E.c.workflow, E.c.version, E.c.status,
+               E.c.created_at, E.c.finished_at, E.c.error, E.c.parent_uid)
+    if tenant:
+        q = q.where(E.c.tenant == tenant)
+    if status:
+        if status == "active":
+            q = q.where(E.c.status.in_(sorted(ACTIVE_EXECUTION)))
+        else:
+            q = q.where(E.c.status == status)
+    if workflow:
+        package, _, wf = workflow.rpartition("::")
+        q = q.where(E.c.workflow == wf)
+        if package:
+            q = q.where(E.c.package == package)
+    q = q.order_by(E.c.created_at.desc()).limit(limit)
+    return [
+        {"tenant": r.tenant, "id": r.id, "workflow": f"{r.package}::{r.workflow}",
+         "version": r.version, "status": r.status, "created_at": r.created_at,
+         "finished_at": r.finished_at, "error": r.error, "child": r.parent_uid is not None}
+        for r in conn.execute(q)
+    ]

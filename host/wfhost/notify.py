@@ -1,0 +1,99 @@
+"""Wake-ups between processes: a client or host that creates work tells the hosts at once.
+
+Every running host listens on a UDP port on 127.0.0.1 and records it in the
+``hosts`` table; whoever commits new work (a schedule, a signal, a
+cancellation) sends one datagram to each live host on this machine. A lost
+datagram costs at most one scan interval, because hosts also scan the store
+every second: the datagram makes pick-up immediate, the scan makes it certain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+
+from ._db import H, now
+
+__all__ = ["WakeListener", "live_hosts", "notify_hosts"]
+
+LIVE_SECONDS = 15.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_hosts(engine: Engine) -> list[tuple[str, int | None]]:
+    """Hosts that are running now: ``(host id, wake port)`` (port ``None`` if on another machine)."""
+    me = socket.gethostname()
+    out = []
+    with engine.connect() as conn:
+        rows = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.wake_port)
+                            .where(H.c.stopped.is_(False))).all()
+    for r in rows:
+        if r.heartbeat_at < now() - LIVE_SECONDS:
+            continue
+        if r.hostname == me:
+            if _alive(r.pid):
+                out.append((r.id, r.wake_port))
+        else:
+            out.append((r.id, None))
+    return out
+
+
+def notify_hosts(engine: Engine, exclude: str | None = None) -> int:
+    """Send a wake-up to every live host on this machine; returns how many were told."""
+    told = 0
+    targets = [port for hid, port in live_hosts(engine) if port and hid != exclude]
+    if not targets:
+        return 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for port in targets:
+            with contextlib.suppress(OSError):
+                sock.sendto(b"wake", ("127.0.0.1", port))
+                told += 1
+    return told
+
+
+class WakeListener:
+    """Receives wake-up datagrams on a thread and calls ``on_wake`` for each."""
+
+    def __init__(self, on_wake: Callable[[], None]) -> None:
+        self._on_wake = on_wake
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wfhost-wake", daemon=True)
+
+    def start(self) -> None:
+        """Start listening."""
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sock.recvfrom(64)
+            except OSError:
+                return
+            if not self._stop.is_set():
+                self._on_wake()
+
+    def close(self) -> None:
+        """Stop listening and close the socket."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", self.port))
+        self._thread.join(timeout=2)
+        self._sock.close()

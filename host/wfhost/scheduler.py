@@ -1,0 +1,563 @@
+"""The DAG scheduler: claims ready tasks, records outcomes, resolves what comes next.
+
+One loop per host. Each turn is one transaction that applies the outcomes
+that arrived since the last turn, fires due timers, enforces timeouts and
+cancellations, recovers the tasks of dead hosts, and claims as many ready
+tasks as there is capacity for; after the commit the claimed attempts are
+dispatched. The loop sleeps until an outcome arrives, something is due, or
+another process sends a wake-up: it never busy-polls.
+
+Task states: pending → ready → running → (waiting → ready → running)* →
+succeeded | failed | skipped | cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from wfpkg.runner import TaskOutcome, TaskRequest
+
+from ._db import EV, E, H, J, S, T, W, add_event, dumps, now
+from .catalog import Catalog
+from .dispatch import Dispatcher
+from .durable import RunRef
+from .executions import request_cancel
+from .models import TERMINAL_TASK
+from .plans import WorkflowPlan, merge_inputs
+from .store import skip_locked
+from .waits import describe, resolve_waits
+
+__all__ = ["Scheduler"]
+
+HEARTBEAT_SECONDS = 2.0
+HOST_TTL_SECONDS = 15.0
+SCAN_SECONDS = 1.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Scheduler:
+    """Runs executions durably against the store.
+
+    Args:
+        engine: the store (owned by the caller).
+        catalog: resolves plans of executions.
+        host_id: this host's id in the ``hosts`` table (leases are held under it).
+        max_concurrency: attempts this host runs at once.
+        tenant_concurrency: attempts one tenant may run at once on this host.
+        on_finished: called with ``(tenant, execution_id, workflow, status)`` after an
+            execution finishes (after commit).
+    """
+
+    def __init__(self, engine: Engine, catalog: Catalog, host_id: str, *,
+                 max_concurrency: int = 32, tenant_concurrency: int | None = None,
+                 threads: int | None = None, log_dir: Any = None, load_timeout: float = 30.0,
+                 on_finished: Callable[[str, str, str, str], None] | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        from .durable import DurableCalls
+
+        self.engine = engine
+        self.catalog = catalog
+        self.host_id = host_id
+        self.max_concurrency = max_concurrency
+        self.tenant_concurrency = tenant_concurrency
+        self._on_finished = on_finished
+        self._notify_others = on_change or (lambda: None)
+        self.calls = DurableCalls(engine, catalog, self._changed)
+        self.dispatcher = Dispatcher(catalog, self.calls, self._outcome,
+                                     threads=threads or max_concurrency, log_dir=log_dir,
+                                     load_timeout=load_timeout)
+        self._skip_locked = skip_locked(engine)
+        self._outcomes: deque[tuple[RunRef, TaskOutcome]] = deque()
+        self._wake = threading.Event()
+        self._scan_requested = True
+        self._running: dict[str, RunRef] = {}
+        self._tenant_running: dict[str, int] = {}
+        self._next_scan = 0.0
+        self._next_heartbeat = 0.0
+        self._rng = random.Random()
+        self._finished_listeners: list[Callable[[str, str], None]] = []
+        self._lock = threading.Lock()
+
+    # -- signals from other threads -------------------------------------------------
+
+    def _outcome(self, run: RunRef, outcome: TaskOutcome) -> None:
+        self._outcomes.append((run, outcome))
+        self._wake.set()
+
+    def _changed(self) -> None:
+        self.wake(scan=True)
+        self._notify_others()
+
+    def wake(self, scan: bool = True) -> None:
+        """Run a turn now; ``scan`` also looks for work other processes created."""
+        if scan:
+            self._scan_requested = True
+        self._wake.set()
+
+    def add_finished_listener(self, fn: Callable[[str, str], None]) -> None:
+        """Call ``fn(uid, status)`` (on the scheduler thread) whenever an execution finishes."""
+        self._finished_listeners.append(fn)
+
+    @property
+    def busy(self) -> int:
+        """Attempts in flight on this host."""
+        return len(self._running)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
+        """Turn until ``stop`` is set (or ``until()`` is true)."""
+        while not stop.is_set() and not (until and until()):
+            delay = self.turn()
+            if until and until():
+                return
+            self._wake.wait(timeout=min(delay, SCAN_SECONDS))
+            self._wake.clear()
+
+    def turn(self) -> float:
+        """One transaction of scheduling work; returns seconds until something falls due."""
+        at = now()
+        outcomes: list[tuple[RunRef, TaskOutcome]] = []
+        while self._outcomes:
+            outcomes.append(self._outcomes.popleft())
+        scan = self._scan_requested or at >= self._next_scan
+        self._scan_requested = False
+        finished: list[tuple[str, str, str, str, str]] = []
+        cancels: list[tuple[str, str, str]] = []
+        with self.engine.begin() as conn:
+            touched: set[str] = set()
+            for run, outcome in outcomes:
+                self._release(run)
+                self._apply(conn, run, outcome, at, touched)
+            if scan:
+                if at >= self._next_heartbeat:
+                    self._heartbeat(conn, at)
+                self._fire_timers(conn, at, touched)
+                self._expire_tasks(conn, at, touched)
+                cancels = self._apply_cancellations(conn, at, touched)
+                self._next_scan = at + SCAN_SECONDS
+            self._settle(conn, touched, at, finished)
+            claimed = self._claim(conn, at)
+            next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
+        for uid, tenant, eid in cancels:
+            self.dispatcher.cancel(uid, tenant, eid)
+        for run, request in claimed:
+            self.dispatcher.submit(run, request)
+        for uid, tenant, eid, workflow, status in finished:
+            self.dispatcher.forget(uid)
+            for fn in self._finished_listeners:
+                fn(uid, status)
+            if self._on_finished:
+                self._on_finished(tenant, eid, workflow, status)
+        if finished:
+            self._notify_others()
+        return next_due
+
+    def _release(self, run: RunRef) -> None:
+        if self._running.pop(run.run_id, None) is not None:
+            self._tenant_running[run.tenant] -= 1
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def _plan(self, conn: Connection, uid: str) -> tuple[WorkflowPlan, Any]:
+        ex = conn.execute(select(E).where(E.c.uid == uid)).first()
+        return self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow), ex
+
+    def _apply(self, conn: Connection, run: RunRef, outcome: TaskOutcome, at: float,
+               touched: set[str]) -> None:
+        row = conn.execute(select(T.c.state, T.c.attempt).where(
+            T.c.execution_uid == run.uid, T.c.task_id == run.task_id)).first()
+        if row is None or row.state != "running" or row.attempt != run.attempt:
+            return  # a stale attempt: timed out, cancelled or recovered meanwhile
+        touched.add(run.uid)
+        where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
+        status = outcome.status
+        if status == "succeeded":
+            conn.execute(update(T).where(where).values(
+                state="succeeded", output=dumps(outcome.output), finished_at=at, error=None,
+                lease_owner=None, waiting_for=None))
+            add_event(conn, run.uid, "task_succeeded", run.task_id, at=at, attempt=run.attempt)
+            self._propagate(conn, run.uid, [run.task_id], at)
+        elif status == "failed":
+            self._fail(conn, run.uid, run.task_id, run.attempt, outcome, at)
+        elif status == "suspended":
+            still_open = conn.execute(select(func.count()).select_from(W).where(
+                W.c.execution_uid == run.uid, W.c.task_id == run.task_id,
+                W.c.status == "open")).scalar_one()
+            state = "waiting" if still_open else "ready"
+            conn.execute(update(T).where(where).values(
+                state=state, lease_owner=None, deadline=None, not_before=0.0,
+                attempt=run.attempt - 1))  # waiting is not a failed attempt
+            detail = (outcome.detail or {}).get("waiting_for") if isinstance(outcome.detail, dict) else None
+            add_event(conn, run.uid, "task_waiting", run.task_id, at=at, waiting_for=detail)
+        elif status == "cancelled":
+            conn.execute(update(T).where(where).values(
+                state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
+            add_event(conn, run.uid, "task_cancelled", run.task_id, at=at)
+            self._propagate(conn, run.uid, [run.task_id], at)
+        elif status == "continue_as_new":
+            self._restart(conn, run.uid, outcome.output, at, "continued_as_new")
+
+    def _fail(self, conn: Connection, uid: str, task_id: str, attempt: int, outcome: TaskOutcome,
+              at: float) -> None:
+        plan, _ = self._plan(conn, uid)
+        policy = plan.tasks[task_id].retry
+        where = and_(T.c.execution_uid == uid, T.c.task_id == task_id)
+        if outcome.retryable and attempt < policy.attempts:
+            delay = policy.delay(attempt, self._rng)
+            conn.execute(update(T).where(where).values(
+                state="ready", not_before=at + delay, error=outcome.error, lease_owner=None,
+                deadline=None, detail=_text(outcome.detail)))
+            add_event(conn, uid, "task_retrying", task_id, at=at, attempt=attempt,
+                      error=outcome.error, delay=round(delay, 3))
+            return
+        conn.execute(update(T).where(where).values(
+            state="failed", error=outcome.error, detail=_text(outcome.detail), finished_at=at,
+            lease_owner=None, deadline=None))
+        add_event(conn, uid, "task_failed", task_id, at=at, attempt=attempt, error=outcome.error)
+        self._propagate(conn, uid, [task_id], at)
+
+    def _propagate(self, conn: Connection, uid: str, finished: Iterable[str], at: float) -> None:
+        """Make dependents of finished tasks ready, or skip those that can no longer run."""
+        plan, ex = self._plan(conn, uid)
+        frontier = list(finished)
+        while frontier:
+            candidates = sorted({d for f in frontier for d in plan.dependents[f]},
+                                key=lambda t: plan.tasks[t].position)
+            frontier = []
+            if not candidates:
+                break
+            needed = {d for c in candidates for d in plan.tasks[c].depends_on} | set(candidates)
+            states = dict(conn.execute(select(T.c.task_id, T.c.state).where(
+                T.c.execution_uid == uid, T.c.task_id.in_(needed))).all())
+            for task_id in candidates:
+                if states.get(task_id) != "pending":
+                    continue
+                verdict = plan.tasks[task_id].decide(states)
+                if verdict is None:
+                    continue
+                when = plan.tasks[task_id].when
+                if verdict == "ready" and when is not None:
+                    if not when.holds(self._merged(conn, uid, ex.input, plan, task_id)):
+                        verdict = "skipped"
+                where = and_(T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending")
+                if verdict == "ready":
+                    conn.execute(update(T).where(where).values(state="ready", not_before=0.0))
+                else:
+                    conn.execute(update(T).where(where).values(state="skipped", finished_at=at))
+                    add_event(conn, uid, "task_skipped", task_id, at=at)
+                    frontier.append(task_id)
+                states[task_id] = verdict
+
+    def _merged(self, conn: Connection, uid: str, execution_input: str, plan: WorkflowPlan,
+                task_id: str) -> dict[str, Any]:
+        deps = plan.tasks[task_id].depends_on
+        outputs = dict(conn.execute(select(T.c.task_id, T.c.output).where(
+            T.c.execution_uid == uid, T.c.task_id.in_(deps))).all()) if deps else {}
+        return merge_inputs(execution_input, [outputs.get(d) for d in deps])
+
+    def _restart(self, conn: Connection, uid: str, new_input: dict[str, Any] | None, at: float,
+                 why: str) -> None:
+        """Continue-as-new (fresh input) or a child retry (same input): empty journal, roots ready."""
+        plan, ex = self._plan(conn, uid)
+        conn.execute(delete(J).where(J.c.execution_uid == uid))
+        conn.execute(delete(W).where(W.c.execution_uid == uid))
+        conn.execute(update(T).where(T.c.execution_uid == uid).values(
+            state="pending", attempt=0, not_before=0.0, lease_owner=None, deadline=None,
+            output=None, error=None, detail=None, waiting_for=None, started_at=None,
+            finished_at=None))
+        conn.execute(update(T).where(T.c.execution_uid == uid, T.c.task_id.in_(plan.roots))
+                     .values(state="ready"))
+        values: dict[str, Any] = {"run_no": ex.run_no + 1, "status": "running", "error": None}
+        if new_input is not None:
+            values["input"] = dumps(new_input)
+        else:
+            values["retries_left"] = ex.retries_left - 1
+        conn.execute(update(E).where(E.c.uid == uid).values(**values))
+        add_event(conn, uid, why, at=at, run=ex.run_no + 1)
+
+    # -- settling executions -----------------------------------------------------------
+
+    def _settle(self, conn: Connection, touched: set[str], at: float,
+                finished: list[tuple[str, str, str, str, str]]) -> None:
+        """Finish executions with no task left to run; keep running/waiting status current."""
+        while touched:
+            uid = touched.pop()
+            counts = dict(conn.execute(select(T.c.state, func.count()).where(
+                T.c.execution_uid == uid).group_by(T.c.state)).all())
+            ex = conn.execute(select(E).where(E.c.uid == uid)).first()
+            if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
+                continue
+            live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
+            if live:
+                status = "running" if counts.get("running") or counts.get("ready") else (
+                    "waiting" if counts.get("waiting") else "running")
+                if counts.get("pending") and not (counts.get("running") or counts.get("ready")
+                                                  or counts.get("waiting")):
+                    status = "running"
+                if status != ex.status:
+                    conn.execute(update(E).where(E.c.uid == uid).values(status=status))
+                continue
+            self._finish(conn, ex, counts, at, touched, finished)
+
+    def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
+                touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
+        plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
+        rows = {r.task_id: r for r in conn.execute(select(
+            T.c.task_id, T.c.state, T.c.output, T.c.error, T.c.attempt).where(
+            T.c.execution_uid == ex.uid))}
+        output: dict[str, Any] = {}
+        error = None
+        for task_id in plan.order:
+            r = rows[task_id]
+            if r.state == "succeeded" and r.output:
+                output.update(json.loads(r.output))
+            if r.state == "failed" and error is None:
+                error = f"task {task_id!r} failed after {r.attempt} attempt(s): {r.error}"
+        if ex.cancel_requested and ex.cancelled_by == "timeout":
+            status, error = "failed", f"execution exceeded its timeout of {ex.timeout:g}s"
+        elif ex.cancel_requested:
+            status, error = "cancelled", f"cancelled by {ex.cancelled_by}"
+        elif counts.get("failed"):
+            status = "failed"
+        else:
+            status = "succeeded"
+        if status == "failed" and ex.retries_left > 0 and not ex.cancel_requested:
+            self._restart(conn, ex.uid, None, at, "retried")
+            return
+        conn.execute(update(E).where(E.c.uid == ex.uid).values(
+            status=status, output=dumps(output) if status == "succeeded" else None,
+            error=error, finished_at=at))
+        add_event(conn, ex.uid, f"execution_{status}", at=at, error=error)
+        finished.append((ex.uid, ex.tenant, ex.id, f"{ex.package}::{ex.workflow}", status))
+        if status != "succeeded":  # policy: a failed or cancelled parent cancels its children
+            for child in conn.execute(select(E.c.id).where(
+                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")))):
+                request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", status, at)
+                self._scan_requested = True
+        if ex.parent_uid:
+            parent = conn.execute(select(E.c.tenant, E.c.status).where(E.c.uid == ex.parent_uid)).first()
+            if parent is not None and parent.status not in ("succeeded", "failed", "cancelled"):
+                if resolve_waits(conn, parent.tenant, ex.parent_uid, at):
+                    touched.add(ex.parent_uid)
+
+    # -- scans --------------------------------------------------------------------------
+
+    def _heartbeat(self, conn: Connection, at: float) -> None:
+        conn.execute(update(H).where(H.c.id == self.host_id).values(heartbeat_at=at))
+        self._next_heartbeat = at + HEARTBEAT_SECONDS
+        # Recover attempts leased by hosts that are gone: at-least-once for task bodies.
+        me = socket.gethostname()
+        dead = []
+        for h in conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.stopped)
+                              .where(H.c.id != self.host_id)):
+            gone = h.stopped or h.heartbeat_at < at - HOST_TTL_SECONDS or (
+                h.hostname == me and not _pid_alive(h.pid))
+            if gone:
+                dead.append(h.id)
+        orphans = conn.execute(select(T.c.execution_uid, T.c.task_id).where(
+            T.c.state == "running",
+            or_(T.c.lease_owner.in_(dead), T.c.lease_owner.is_(None)) if dead
+            else T.c.lease_owner.is_(None))).all()
+        for o in orphans:
+            conn.execute(update(T).where(T.c.execution_uid == o.execution_uid,
+                                         T.c.task_id == o.task_id, T.c.state == "running")
+                         .values(state="ready", attempt=T.c.attempt - 1, lease_owner=None,
+                                 not_before=0.0, deadline=None))
+            add_event(conn, o.execution_uid, "task_recovered", o.task_id, at=at)
+        if dead:
+            conn.execute(delete(H).where(H.c.id.in_(dead), H.c.heartbeat_at < at - 3600))
+
+    def _fire_timers(self, conn: Connection, at: float, touched: set[str]) -> None:
+        due = conn.execute(select(W.c.execution_uid, E.c.tenant).distinct().select_from(
+            W.join(E, E.c.uid == W.c.execution_uid)).where(
+            W.c.status == "open", W.c.due_at <= at)).all()
+        for row in due:
+            if resolve_waits(conn, row.tenant, row.execution_uid, at):
+                touched.add(row.execution_uid)
+
+    def _expire_tasks(self, conn: Connection, at: float, touched: set[str]) -> None:
+        late = conn.execute(select(T.c.execution_uid, T.c.task_id, T.c.attempt).where(
+            T.c.state == "running", T.c.lease_owner == self.host_id, T.c.deadline <= at)).all()
+        for row in late:
+            run = next((r for r in self._running.values()
+                        if r.uid == row.execution_uid and r.task_id == row.task_id), None)
+            if run is not None:
+                self._release(run)
+            plan, _ = self._plan(conn, row.execution_uid)
+            limit = plan.tasks[row.task_id].timeout
+            touched.add(row.execution_uid)
+            self._fail(conn, row.execution_uid, row.task_id, row.attempt, TaskOutcome(
+                "failed", error=f"TaskTimeout: attempt {row.attempt} exceeded the task timeout "
+                                f"of {limit:g}s", retryable=True), at)
+        expired = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
+            E.c.status.in_(("pending", "running", "waiting")), E.c.deadline <= at,
+            E.c.cancel_requested.is_(False))).all()
+        for ex in expired:
+            conn.execute(update(E).where(E.c.uid == ex.uid).values(
+                cancel_requested=True, cancelled_by="timeout"))
+            add_event(conn, ex.uid, "execution_timed_out", at=at)
+
+    def _apply_cancellations(self, conn: Connection, at: float,
+                             touched: set[str]) -> list[tuple[str, str, str]]:
+        rows = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
+            E.c.cancel_requested.is_(True),
+            E.c.status.in_(("pending", "running", "waiting")))).all()
+        out = []
+        for ex in rows:
+            stopped = conn.execute(update(T).where(
+                T.c.execution_uid == ex.uid, T.c.state.in_(("pending", "ready", "waiting"))
+            ).values(state="cancelled", finished_at=at, waiting_for=None)).rowcount
+            conn.execute(update(W).where(W.c.execution_uid == ex.uid, W.c.status == "open")
+                         .values(status="cancelled"))
+            if stopped:
+                add_event(conn, ex.uid, "tasks_cancelled", at=at, count=stopped)
+            for child in conn.execute(select(E.c.id).where(
+                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")),
+                    E.c.cancel_requested.is_(False))):
+                request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", "parent cancelled", at)
+                self._scan_requested = True
+            touched.add(ex.uid)
+            out.append((ex.uid, ex.tenant, ex.id))
+        return out
+
+    # -- claiming -----------------------------------------------------------------------
+
+    def _claim(self, conn: Connection, at: float) -> list[tuple[RunRef, TaskRequest]]:
+        room = self.max_concurrency - len(self._running)
+        if room <= 0:
+            return []
+        q = (select(T.c.execution_uid, T.c.task_id, T.c.attempt, E.c.tenant, E.c.id, E.c.package,
+                    E.c.workflow, E.c.version, E.c.package_version_id, E.c.input, E.c.status)
+             .select_from(T.join(E, E.c.uid == T.c.execution_uid))
+             .where(T.c.state == "ready", T.c.not_before <= at)
+             .order_by(T.c.not_before, E.c.created_at, T.c.position)
+             .limit(room * 2 if self.tenant_concurrency else room))
+        if self._skip_locked:
+            q = q.with_for_update(of=T, skip_locked=True)
+        rows = conn.execute(q).all()
+        picked = []
+        for r in rows:
+            if len(picked) >= room:
+                break
+            if self.tenant_concurrency is not None:
+                if self._tenant_running.get(r.tenant, 0) >= self.tenant_concurrency:
+                    continue
+            self._tenant_running[r.tenant] = self._tenant_running.get(r.tenant, 0) + 1
+            picked.append(r)
+        if not picked:
+            return []
+        plans = {}
+        for r in picked:
+            key = (r.package_version_id, r.tenant, r.package, r.workflow)
+            if key not in plans:
+                plans[key] = self.catalog.plan(*key)
+        conn.execute(update(T).where(
+            T.c.execution_uid == bindparam("u"), T.c.task_id == bindparam("t")
+        ).values(state="running", attempt=T.c.attempt + 1, lease_owner=self.host_id,
+                 started_at=bindparam("s"), deadline=bindparam("d")), [
+            {"u": r.execution_uid, "t": r.task_id, "s": at,
+             "d": (at + plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
+                   .tasks[r.task_id].timeout)
+             if plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
+             .tasks[r.task_id].timeout else None}
+            for r in picked])
+        starting = [r.execution_uid for r in picked if r.status != "running"]
+        if starting:
+            conn.execute(update(E).where(E.c.uid.in_(set(starting)), E.c.status != "running")
+                         .values(status="running", started_at=func.coalesce(E.c.started_at, at)))
+        # Upstream outputs and journals, in two queries for the whole batch.
+        pairs = set()
+        for r in picked:
+            plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
+            pairs.update((r.execution_uid, d) for d in plan.tasks[r.task_id].depends_on)
+        outputs = {}
+        if pairs:
+            for o in conn.execute(select(T.c.execution_uid, T.c.task_id, T.c.output).where(
+                    tuple_(T.c.execution_uid, T.c.task_id).in_(sorted(pairs)))):
+                outputs[(o.execution_uid, o.task_id)] = o.output
+        journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        mine = sorted({(r.execution_uid, r.task_id) for r in picked})
+        for j in conn.execute(select(J).where(tuple_(J.c.execution_uid, J.c.task_id).in_(mine))
+                              .order_by(J.c.seq)):
+            journals.setdefault((j.execution_uid, j.task_id), []).append(
+                {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
+        claimed = []
+        for r in picked:
+            plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
+            deps = plan.tasks[r.task_id].depends_on
+            run = RunRef(uuid.uuid4().hex, r.execution_uid, r.tenant, r.id, r.task_id,
+                         r.attempt + 1, r.package, r.version, r.package_version_id, r.workflow)
+            request = TaskRequest(
+                run_id=run.run_id, tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
+                task_id=r.task_id, attempt=r.attempt + 1,
+                input=merge_inputs(r.input, [outputs.get((r.execution_uid, d)) for d in deps]),
+                journal=journals.get((r.execution_uid, r.task_id), []))
+            self._running[run.run_id] = run
+            claimed.append((run, request))
+        add_events = [{"execution_uid": r.execution_uid, "at": at, "kind": "task_started",
+                       "task_id": r.task_id, "detail": dumps({"attempt": r.attempt + 1})}
+                      for r in picked]
+        conn.execute(insert(EV), add_events)
+        return claimed
+
+    def _next_due(self, conn: Connection, at: float) -> float:
+        candidates = [
+            conn.execute(select(func.min(W.c.due_at)).where(W.c.status == "open")).scalar(),
+            conn.execute(select(func.min(T.c.not_before)).where(
+                T.c.state == "ready", T.c.not_before > at)).scalar(),
+            conn.execute(select(func.min(T.c.deadline)).where(
+                T.c.state == "running", T.c.lease_owner == self.host_id)).scalar(),
+            conn.execute(select(func.min(E.c.deadline)).where(
+                E.c.status.in_(("pending", "running", "waiting")),
+                E.c.cancel_requested.is_(False))).scalar(),
+        ]
+        due = [c for c in candidates if c is not None]
+        if not due:
+            return SCAN_SECONDS
+        return max(0.0, min(due) - at)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else dumps(value)
+
+
+def new_host_id() -> str:
+    """A fresh host id."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+_ = S  # signals are consumed in waits.py

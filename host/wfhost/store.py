@@ -1,0 +1,90 @@
+"""Opening the durable store: one SQLAlchemy engine chosen by URL, migrated by Alembic.
+
+SQLite (WAL, ``synchronous=NORMAL``) under the host's home is the default;
+any SQLAlchemy URL works through ``WFHOST_DATABASE_URL``. Dialect specifics
+live here and in `dialect_supports_skip_locked`; the rest of the host writes
+portable SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+__all__ = ["default_home", "migrate", "open_engine", "resolve_url", "skip_locked"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_home() -> Path:
+    """``$WFHOST_HOME``, or ``wfhost`` under the user's data directory."""
+    env = os.environ.get("WFHOST_HOME")
+    return Path(env) if env else Path(platformdirs.user_data_dir("wfhost"))
+
+
+def resolve_url(home: Path | None = None, url: str | None = None) -> str:
+    """The database URL: explicit, else ``$WFHOST_DATABASE_URL``, else SQLite in ``home``."""
+    if url:
+        return url
+    env = os.environ.get("WFHOST_DATABASE_URL")
+    if env:
+        return env
+    base = home or default_home()
+    base.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{base / 'wfhost.db'}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin, so we can
+        # BEGIN IMMEDIATE: every transaction here writes, and taking the write lock
+        # up front avoids deadlocked lock upgrades between hosts and clients.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the settings the host relies on. The caller disposes it."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+        _sqlite_setup(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def skip_locked(engine: Engine) -> bool:
+    """Whether the dialect supports ``FOR UPDATE SKIP LOCKED`` (PostgreSQL does, SQLite needs none)."""
+    return engine.dialect.name == "postgresql"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent; safe with several hosts)."""
+    from alembic import command
+    from alembic.config import Config
+
+    import wfregistry.models  # noqa: F401 - registers the registry tables on the metadata
+
+    from . import models  # noqa: F401
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,182 @@
+"""Durable waits: recording what a task waits for, and resolving it exactly once.
+
+A wait is a row keyed by (execution, task, seq). It is resolved in the same
+transaction that consumes what satisfied it (the oldest unconsumed signal of
+that name, a due timer, a finished child) and writes the journal entry the
+task will replay; the task is then made ready to run again. Whoever notices
+first resolves it: the task itself when the wait is first made, a sender of
+a signal, or a scheduler when a timer falls due or a child finishes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from ._db import E, J, S, T, W, add_event, dumps
+from .models import TERMINAL_EXECUTION
+
+__all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
+
+
+def open_wait(conn: Connection, uid: str, task_id: str, seq: int, name: str,
+              request: dict[str, Any], at: float) -> dict[str, Any]:
+    """Record the wait (once; a re-run finds the first record and its timer due times)."""
+    row = conn.execute(select(W.c.spec, W.c.status).where(
+        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq)).first()
+    if row is not None:
+        return json.loads(row.spec)
+    waits = []
+    dues = []
+    for w in request["waits"]:
+        w = dict(w)
+        if w["type"] == "timer":
+            w["due"] = at + float(w["seconds"])
+            dues.append(w["due"])
+        waits.append(w)
+    spec: dict[str, Any] = {"waits": waits, "mode": request.get("mode", "any"), "name": name}
+    if request.get("timeout") is not None:
+        spec["timeout_due"] = at + float(request["timeout"])
+        dues.append(spec["timeout_due"])
+    conn.execute(insert(W).values(execution_uid=uid, task_id=task_id, seq=seq, spec=dumps(spec),
+                                  status="open", created_at=at, due_at=min(dues) if dues else None))
+    return spec
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """What a wait waits for, for `wfhost status`."""
+    parts = []
+    for w in spec["waits"]:
+        if w["type"] == "signal":
+            parts.append(f"signal {w['name']!r}")
+        elif w["type"] == "timer":
+            parts.append(f"timer due {w['due']:.3f}")
+        else:
+            parts.append(f"child {w['id']!r}")
+    joined = (" or " if spec.get("mode") == "any" else " and ").join(parts)
+    if spec.get("timeout_due") is not None:
+        joined += f" (timeout at {spec['timeout_due']:.3f})"
+    return joined
+
+
+def _child_value(conn: Connection, tenant: str, child_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(E.c.status, E.c.output, E.c.error).where(
+        E.c.tenant == tenant, E.c.id == child_id)).first()
+    if row is None or row.status not in TERMINAL_EXECUTION:
+        return None
+    return {"id": child_id, "status": row.status,
+            "output": json.loads(row.output) if row.output else None, "error": row.error}
+
+
+def _take_signal(conn: Connection, uid: str, name: str, consumer: str) -> Any:
+    """Consume the oldest unconsumed signal ``name``; return ``(True, payload)`` or ``(False, None)``."""
+    while True:
+        row = conn.execute(select(S.c.id, S.c.payload).where(
+            S.c.execution_uid == uid, S.c.name == name, S.c.consumed.is_(False)
+        ).order_by(S.c.id).limit(1)).first()
+        if row is None:
+            return False, None
+        taken = conn.execute(update(S).where(S.c.id == row.id, S.c.consumed.is_(False)).values(
+            consumed=True, consumed_by=consumer)).rowcount
+        if taken:
+            return True, json.loads(row.payload)
+
+
+def _peek_signal(conn: Connection, uid: str, name: str, count: int) -> bool:
+    rows = conn.execute(select(S.c.id).where(
+        S.c.execution_uid == uid, S.c.name == name, S.c.consumed.is_(False)).limit(count)).all()
+    return len(rows) >= count
+
+
+def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
+                spec: dict[str, Any], at: float) -> dict[str, Any] | None:
+    """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``."""
+    consumer = f"{task_id}#{seq}"
+    waits = spec["waits"]
+    result: dict[str, Any] | None = None
+    if spec.get("mode", "any") == "any":
+        for i, w in enumerate(waits):
+            if w["type"] == "signal":
+                ok, payload = _take_signal(conn, uid, w["name"], consumer)
+                if ok:
+                    result = {"index": i, "value": payload}
+            elif w["type"] == "timer":
+                if w["due"] <= at:
+                    result = {"index": i, "value": None}
+            else:
+                value = _child_value(conn, tenant, w["id"])
+                if value is not None:
+                    result = {"index": i, "value": value}
+            if result is not None:
+                break
+    else:
+        needed: dict[str, int] = {}
+        for w in waits:
+            if w["type"] == "signal":
+                needed[w["name"]] = needed.get(w["name"], 0) + 1
+        values: list[Any] = []
+        ready = all(_peek_signal(conn, uid, n, c) for n, c in needed.items())
+        for w in waits if ready else ():
+            if w["type"] == "timer":
+                if w["due"] > at:
+                    ready = False
+                    break
+                values.append(None)
+            elif w["type"] == "child":
+                value = _child_value(conn, tenant, w["id"])
+                if value is None:
+                    ready = False
+                    break
+                values.append(value)
+            else:
+                values.append(None)
+        if ready:
+            for i, w in enumerate(waits):
+                if w["type"] == "signal":
+                    values[i] = _take_signal(conn, uid, w["name"], consumer)[1]
+            result = {"values": values}
+    if result is None and spec.get("timeout_due") is not None and spec["timeout_due"] <= at:
+        result = {"timeout": True}
+    if result is None:
+        return None
+    closed = conn.execute(update(W).where(
+        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq, W.c.status == "open"
+    ).values(status="done")).rowcount
+    if not closed:  # someone else resolved it first; their journal entry stands
+        return None
+    name = spec.get("name", "")
+    conn.execute(insert(J).values(execution_uid=uid, task_id=task_id, seq=seq, kind="wait",
+                                  name=name, result=dumps(result), at=at))
+    add_event(conn, uid, "wait_resolved", task_id, at=at, seq=seq, result=_summary(result, waits))
+    return result
+
+
+def _summary(result: dict[str, Any], waits: list[dict[str, Any]]) -> str:
+    if result.get("timeout"):
+        return "timeout"
+    if "values" in result:
+        return "all done"
+    w = waits[result["index"]]
+    return {"signal": f"signal {w.get('name')}", "timer": "timer fired",
+            "child": f"child {w.get('id')} finished"}[w["type"]]
+
+
+def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
+                  only_signal: str | None = None) -> list[str]:
+    """Try every open wait of one execution; make resolved tasks ready. Returns those task ids."""
+    woken: list[str] = []
+    rows = conn.execute(select(W.c.task_id, W.c.seq, W.c.spec).where(
+        W.c.execution_uid == uid, W.c.status == "open").order_by(W.c.created_at, W.c.seq)).all()
+    for row in rows:
+        spec = json.loads(row.spec)
+        if only_signal is not None and not any(
+                w["type"] == "signal" and w["name"] == only_signal for w in spec["waits"]):
+            continue
+        if try_resolve(conn, tenant, uid, row.task_id, row.seq, spec, at) is not None:
+            woken.append(row.task_id)
+            conn.execute(update(T).where(and_(
+                T.c.execution_uid == uid, T.c.task_id == row.task_id, T.c.state == "waiting"
+            )).values(state="ready", not_before=0.0, waiting_for=None))
+    return woken
