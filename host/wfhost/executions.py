@@ -209,7 +209,7 @@ def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[
     row = find_execution(conn, tenant, execution_id)
     return [
         {"at": e.at, "kind": e.kind, "task": e.task_id, **(_loads(e.detail) or {})}
-        for e in conn.execute(select(EV).where(EV.c.execution_uid == row.uid).order_by(EV.c.id))
+        for e in conn.execute(select(EV).where(EV.c.execution_uid == row.uid).order_by(EV.c.at, EV.c.id))
     ]
 
 

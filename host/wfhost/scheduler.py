@@ -33,6 +33,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -50,6 +51,42 @@ from .store import skip_locked
 from .waits import describe, resolve_waits
 
 __all__ = ["Scheduler"]
+
+# Hot-path statements, per task: plain SQL (portable across SQLite and PostgreSQL)
+# compiled once, because building Core expressions costs more than the query.
+_SQL_SUCCEED = text(
+    "UPDATE task_runs SET state='succeeded', output=:o, finished_at=:at, error=NULL, "
+    "lease_owner=NULL, waiting_for=NULL, deadline=NULL "
+    "WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
+_SQL_CURRENT = text(
+    "SELECT 1 FROM task_runs WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
+_SQL_STATES = text(
+    "SELECT task_id, state FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_SQL_MAKE_READY = text(
+    "UPDATE task_runs SET state='ready', not_before=0 "
+    "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
+_SQL_COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
+_SQL_EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
+_SQL_SET_STATUS = text("UPDATE executions SET status=:s WHERE uid=:u")
+_SQL_READY = (
+    "SELECT t.execution_uid, t.task_id, t.attempt, e.tenant, e.id, e.package, e.workflow, "
+    "e.version, e.package_version_id, e.input, e.status "
+    "FROM task_runs t JOIN executions e ON e.uid = t.execution_uid "
+    "WHERE t.state = 'ready' AND t.not_before <= :at "
+    "ORDER BY t.not_before, e.created_at, t.position LIMIT :n")
+_SQL_CLAIM = text(
+    "UPDATE task_runs SET state='running', attempt=attempt+1, lease_owner=:h, started_at=:s, "
+    "deadline=:d WHERE execution_uid=:u AND task_id=:t")
+_SQL_START_EXECUTIONS = text(
+    "UPDATE executions SET status='running', started_at=COALESCE(started_at, :at) "
+    "WHERE uid IN :uids AND status <> 'running'").bindparams(bindparam("uids", expanding=True))
+_SQL_OUTPUTS = text(
+    "SELECT task_id, output FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_SQL_JOURNALS = text(
+    "SELECT execution_uid, task_id, seq, kind, name, result FROM journal "
+    "WHERE execution_uid IN :uids ORDER BY seq").bindparams(bindparam("uids", expanding=True))
 
 HEARTBEAT_SECONDS = 2.0
 HOST_TTL_SECONDS = 15.0
@@ -155,6 +192,8 @@ class Scheduler:
         self._scan_requested = False
         finished: list[tuple[str, str, str, str, str]] = []
         cancels: list[tuple[str, str, str]] = []
+        self._executions: dict[str, Any] = {}
+        self._events: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             touched: set[str] = set()
             for run, outcome in outcomes:
@@ -169,6 +208,8 @@ class Scheduler:
                 self._next_scan = at + SCAN_SECONDS
             self._settle(conn, touched, at, finished)
             claimed = self._claim(conn, at)
+            if self._events:
+                conn.execute(insert(EV), self._events)
             next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         for uid, tenant, eid in cancels:
             self.dispatcher.cancel(uid, tenant, eid)
@@ -190,25 +231,37 @@ class Scheduler:
 
     # -- outcomes -----------------------------------------------------------------------
 
+    def _execution(self, conn: Connection, uid: str) -> Any:
+        ex = self._executions.get(uid)
+        if ex is None:
+            ex = self._executions[uid] = conn.execute(_SQL_EXECUTION, {"u": uid}).first()
+        return ex
+
     def _plan(self, conn: Connection, uid: str) -> tuple[WorkflowPlan, Any]:
-        ex = conn.execute(select(E).where(E.c.uid == uid)).first()
+        ex = self._execution(conn, uid)
         return self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow), ex
+
+    def _event(self, uid: str, kind: str, task_id: str | None, at: float, **detail: Any) -> None:
+        self._events.append({"execution_uid": uid, "at": at, "kind": kind, "task_id": task_id,
+                             "detail": dumps(detail) if detail else None})
 
     def _apply(self, conn: Connection, run: RunRef, outcome: TaskOutcome, at: float,
                touched: set[str]) -> None:
-        row = conn.execute(select(T.c.state, T.c.attempt).where(
-            T.c.execution_uid == run.uid, T.c.task_id == run.task_id)).first()
-        if row is None or row.state != "running" or row.attempt != run.attempt:
-            return  # a stale attempt: timed out, cancelled or recovered meanwhile
-        touched.add(run.uid)
-        where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
+        key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
         if status == "succeeded":
-            conn.execute(update(T).where(where).values(
-                state="succeeded", output=dumps(outcome.output), finished_at=at, error=None,
-                lease_owner=None, waiting_for=None))
-            add_event(conn, run.uid, "task_succeeded", run.task_id, at=at, attempt=run.attempt)
+            if not conn.execute(_SQL_SUCCEED, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
+                return  # a stale attempt: timed out, cancelled or recovered meanwhile
+            touched.add(run.uid)
+            self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
             self._propagate(conn, run.uid, [run.task_id], at)
+            return
+        if conn.execute(_SQL_CURRENT, key).first() is None:
+            return  # stale, as above
+        touched.add(run.uid)
+        where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
+        if status == "succeeded":
+            pass
         elif status == "failed":
             self._fail(conn, run.uid, run.task_id, run.attempt, outcome, at)
         elif status == "suspended":
@@ -220,11 +273,11 @@ class Scheduler:
                 state=state, lease_owner=None, deadline=None, not_before=0.0,
                 attempt=run.attempt - 1))  # waiting is not a failed attempt
             detail = (outcome.detail or {}).get("waiting_for") if isinstance(outcome.detail, dict) else None
-            add_event(conn, run.uid, "task_waiting", run.task_id, at=at, waiting_for=detail)
+            self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=detail)
         elif status == "cancelled":
             conn.execute(update(T).where(where).values(
                 state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
-            add_event(conn, run.uid, "task_cancelled", run.task_id, at=at)
+            self._event(run.uid, "task_cancelled", run.task_id, at)
             self._propagate(conn, run.uid, [run.task_id], at)
         elif status == "continue_as_new":
             self._restart(conn, run.uid, outcome.output, at, "continued_as_new")
@@ -239,13 +292,13 @@ class Scheduler:
             conn.execute(update(T).where(where).values(
                 state="ready", not_before=at + delay, error=outcome.error, lease_owner=None,
                 deadline=None, detail=_text(outcome.detail)))
-            add_event(conn, uid, "task_retrying", task_id, at=at, attempt=attempt,
+            self._event(uid, "task_retrying", task_id, at, attempt=attempt,
                       error=outcome.error, delay=round(delay, 3))
             return
         conn.execute(update(T).where(where).values(
             state="failed", error=outcome.error, detail=_text(outcome.detail), finished_at=at,
             lease_owner=None, deadline=None))
-        add_event(conn, uid, "task_failed", task_id, at=at, attempt=attempt, error=outcome.error)
+        self._event(uid, "task_failed", task_id, at, attempt=attempt, error=outcome.error)
         self._propagate(conn, uid, [task_id], at)
 
     def _propagate(self, conn: Connection, uid: str, finished: Iterable[str], at: float) -> None:
@@ -259,8 +312,7 @@ class Scheduler:
             if not candidates:
                 break
             needed = {d for c in candidates for d in plan.tasks[c].depends_on} | set(candidates)
-            states = dict(conn.execute(select(T.c.task_id, T.c.state).where(
-                T.c.execution_uid == uid, T.c.task_id.in_(needed))).all())
+            states = dict(conn.execute(_SQL_STATES, {"u": uid, "ids": sorted(needed)}).all())
             for task_id in candidates:
                 if states.get(task_id) != "pending":
                     continue
@@ -271,12 +323,13 @@ class Scheduler:
                 if verdict == "ready" and when is not None:
                     if not when.holds(self._merged(conn, uid, ex.input, plan, task_id)):
                         verdict = "skipped"
-                where = and_(T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending")
                 if verdict == "ready":
-                    conn.execute(update(T).where(where).values(state="ready", not_before=0.0))
+                    conn.execute(_SQL_MAKE_READY, {"u": uid, "t": task_id})
                 else:
-                    conn.execute(update(T).where(where).values(state="skipped", finished_at=at))
-                    add_event(conn, uid, "task_skipped", task_id, at=at)
+                    conn.execute(update(T).where(
+                        T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending"
+                    ).values(state="skipped", finished_at=at))
+                    self._event(uid, "task_skipped", task_id, at)
                     frontier.append(task_id)
                 states[task_id] = verdict
 
@@ -305,7 +358,7 @@ class Scheduler:
         else:
             values["retries_left"] = ex.retries_left - 1
         conn.execute(update(E).where(E.c.uid == uid).values(**values))
-        add_event(conn, uid, why, at=at, run=ex.run_no + 1)
+        self._event(uid, why, None, at, run=ex.run_no + 1)
 
     # -- settling executions -----------------------------------------------------------
 
@@ -314,9 +367,8 @@ class Scheduler:
         """Finish executions with no task left to run; keep running/waiting status current."""
         while touched:
             uid = touched.pop()
-            counts = dict(conn.execute(select(T.c.state, func.count()).where(
-                T.c.execution_uid == uid).group_by(T.c.state)).all())
-            ex = conn.execute(select(E).where(E.c.uid == uid)).first()
+            counts = dict(conn.execute(_SQL_COUNTS, {"u": uid}).all())
+            ex = self._execution(conn, uid)
             if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
                 continue
             live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
@@ -327,7 +379,7 @@ class Scheduler:
                                                   or counts.get("waiting")):
                     status = "running"
                 if status != ex.status:
-                    conn.execute(update(E).where(E.c.uid == uid).values(status=status))
+                    conn.execute(_SQL_SET_STATUS, {"s": status, "u": uid})
                 continue
             self._finish(conn, ex, counts, at, touched, finished)
 
@@ -359,7 +411,7 @@ class Scheduler:
         conn.execute(update(E).where(E.c.uid == ex.uid).values(
             status=status, output=dumps(output) if status == "succeeded" else None,
             error=error, finished_at=at))
-        add_event(conn, ex.uid, f"execution_{status}", at=at, error=error)
+        self._event(ex.uid, f"execution_{status}", None, at, error=error)
         finished.append((ex.uid, ex.tenant, ex.id, f"{ex.package}::{ex.workflow}", status))
         if status != "succeeded":  # policy: a failed or cancelled parent cancels its children
             for child in conn.execute(select(E.c.id).where(
@@ -395,7 +447,7 @@ class Scheduler:
                                          T.c.task_id == o.task_id, T.c.state == "running")
                          .values(state="ready", attempt=T.c.attempt - 1, lease_owner=None,
                                  not_before=0.0, deadline=None))
-            add_event(conn, o.execution_uid, "task_recovered", o.task_id, at=at)
+            self._event(o.execution_uid, "task_recovered", o.task_id, at)
         if dead:
             conn.execute(delete(H).where(H.c.id.in_(dead), H.c.heartbeat_at < at - 3600))
 
@@ -427,7 +479,7 @@ class Scheduler:
         for ex in expired:
             conn.execute(update(E).where(E.c.uid == ex.uid).values(
                 cancel_requested=True, cancelled_by="timeout"))
-            add_event(conn, ex.uid, "execution_timed_out", at=at)
+            self._event(ex.uid, "execution_timed_out", None, at)
 
     def _apply_cancellations(self, conn: Connection, at: float,
                              touched: set[str]) -> list[tuple[str, str, str]]:
@@ -442,7 +494,7 @@ class Scheduler:
             conn.execute(update(W).where(W.c.execution_uid == ex.uid, W.c.status == "open")
                          .values(status="cancelled"))
             if stopped:
-                add_event(conn, ex.uid, "tasks_cancelled", at=at, count=stopped)
+                self._event(ex.uid, "tasks_cancelled", None, at, count=stopped)
             for child in conn.execute(select(E.c.id).where(
                     E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")),
                     E.c.cancel_requested.is_(False))):
@@ -458,15 +510,9 @@ class Scheduler:
         room = self.max_concurrency - len(self._running)
         if room <= 0:
             return []
-        q = (select(T.c.execution_uid, T.c.task_id, T.c.attempt, E.c.tenant, E.c.id, E.c.package,
-                    E.c.workflow, E.c.version, E.c.package_version_id, E.c.input, E.c.status)
-             .select_from(T.join(E, E.c.uid == T.c.execution_uid))
-             .where(T.c.state == "ready", T.c.not_before <= at)
-             .order_by(T.c.not_before, E.c.created_at, T.c.position)
-             .limit(room * 2 if self.tenant_concurrency else room))
-        if self._skip_locked:
-            q = q.with_for_update(of=T, skip_locked=True)
-        rows = conn.execute(q).all()
+        limit = room * 2 if self.tenant_concurrency else room
+        q = text(_SQL_READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
+        rows = conn.execute(q, {"at": at, "n": limit}).all()
         picked = []
         for r in rows:
             if len(picked) >= room:
@@ -483,36 +529,31 @@ class Scheduler:
             key = (r.package_version_id, r.tenant, r.package, r.workflow)
             if key not in plans:
                 plans[key] = self.catalog.plan(*key)
-        conn.execute(update(T).where(
-            T.c.execution_uid == bindparam("u"), T.c.task_id == bindparam("t")
-        ).values(state="running", attempt=T.c.attempt + 1, lease_owner=self.host_id,
-                 started_at=bindparam("s"), deadline=bindparam("d")), [
-            {"u": r.execution_uid, "t": r.task_id, "s": at,
-             "d": (at + plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
-                   .tasks[r.task_id].timeout)
-             if plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
-             .tasks[r.task_id].timeout else None}
-            for r in picked])
-        starting = [r.execution_uid for r in picked if r.status != "running"]
+        def deadline(r: Any) -> float | None:
+            limit = plans[(r.package_version_id, r.tenant, r.package, r.workflow)].tasks[r.task_id].timeout
+            return at + limit if limit else None
+
+        conn.execute(_SQL_CLAIM, [{"h": self.host_id, "s": at, "d": deadline(r),
+                                   "u": r.execution_uid, "t": r.task_id} for r in picked])
+        starting = sorted({r.execution_uid for r in picked if r.status != "running"})
         if starting:
-            conn.execute(update(E).where(E.c.uid.in_(set(starting)), E.c.status != "running")
-                         .values(status="running", started_at=func.coalesce(E.c.started_at, at)))
-        # Upstream outputs and journals, in two queries for the whole batch.
-        pairs = set()
+            conn.execute(_SQL_START_EXECUTIONS, {"at": at, "uids": starting})
+        # Upstream outputs and journals of the whole batch.
+        wanted: dict[str, set[str]] = {}
         for r in picked:
             plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
-            pairs.update((r.execution_uid, d) for d in plan.tasks[r.task_id].depends_on)
+            wanted.setdefault(r.execution_uid, set()).update(plan.tasks[r.task_id].depends_on)
         outputs = {}
-        if pairs:
-            for o in conn.execute(select(T.c.execution_uid, T.c.task_id, T.c.output).where(
-                    tuple_(T.c.execution_uid, T.c.task_id).in_(sorted(pairs)))):
-                outputs[(o.execution_uid, o.task_id)] = o.output
+        for uid, ids in wanted.items():
+            if ids:
+                for o in conn.execute(_SQL_OUTPUTS, {"u": uid, "ids": sorted(ids)}):
+                    outputs[(uid, o.task_id)] = o.output
+        mine = {(r.execution_uid, r.task_id) for r in picked}
         journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        mine = sorted({(r.execution_uid, r.task_id) for r in picked})
-        for j in conn.execute(select(J).where(tuple_(J.c.execution_uid, J.c.task_id).in_(mine))
-                              .order_by(J.c.seq)):
-            journals.setdefault((j.execution_uid, j.task_id), []).append(
-                {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
+        for j in conn.execute(_SQL_JOURNALS, {"uids": sorted(wanted)}):
+            if (j.execution_uid, j.task_id) in mine:
+                journals.setdefault((j.execution_uid, j.task_id), []).append(
+                    {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
         claimed = []
         for r in picked:
             plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
@@ -526,10 +567,8 @@ class Scheduler:
                 journal=journals.get((r.execution_uid, r.task_id), []))
             self._running[run.run_id] = run
             claimed.append((run, request))
-        add_events = [{"execution_uid": r.execution_uid, "at": at, "kind": "task_started",
-                       "task_id": r.task_id, "detail": dumps({"attempt": r.attempt + 1})}
-                      for r in picked]
-        conn.execute(insert(EV), add_events)
+        for r in picked:
+            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1)
         return claimed
 
     def _next_due(self, conn: Connection, at: float) -> float:

@@ -14,7 +14,6 @@ from typing import Any
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import NullPool
 
 __all__ = ["default_home", "migrate", "open_engine", "resolve_url", "skip_locked"]
 
@@ -61,7 +60,7 @@ def _sqlite_setup(engine: Engine) -> None:
 def open_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings the host relies on. The caller disposes it."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool if ":memory:" not in url else None)
+        engine = create_engine(url, pool_size=8, max_overflow=32)
         _sqlite_setup(engine)
         return engine
     if url.startswith("postgresql://"):
