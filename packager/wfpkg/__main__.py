@@ -1,0 +1,5 @@
+"""``python -m wfpkg``: the `wfpkg` command line."""
+
+from .cli import main
+
+main()

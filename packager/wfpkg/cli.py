@@ -1,0 +1,217 @@
+"""The `wfpkg` command: init, keygen, build, inspect, verify.
+
+Rendering lives here only; the work is done by `wfpkg.build`, `wfpkg.archive`
+and `wfpkg.keys`, which return data. An expected failure (any `WfpkgError`)
+is one red ``error: ...`` line on stderr and exit status 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from .errors import WfpkgError
+from .keys import (
+    default_key_path,
+    generate_private_key,
+    key_id,
+    load_private_key,
+    load_public_key,
+    public_key_text,
+    write_private_key,
+)
+from .names import check_name
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="wfpkg",
+    help="Write, build, sign and check workflow packages (.wfpkg).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+KeyOption = Annotated[
+    Optional[Path],  # noqa: UP007 - typer on 3.10 needs Optional
+    typer.Option("--key", "-k", help="Private signing key [default: $WFPKG_KEY or ~/.config/wfpkg/signing.key]"),
+]
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Package name: lowercase letters, digits, '_'.")],
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Create it here [default: ./NAME]")] = None,  # noqa: UP007
+    description: Annotated[str, typer.Option(help="One line about the package.")] = "",
+    author: Annotated[str, typer.Option(help="Author shown by inspect.")] = "",
+) -> None:
+    """Create a new workflow package that builds as is."""
+    try:
+        check_name(name, "package name")
+        target = directory if directory is not None else Path(name)
+        if target.exists() and any(target.iterdir()):
+            raise WfpkgError(f"{target} exists and is not empty; choose another --dir")
+        values = {
+            "name": name,
+            "description": (description or f"Workflows of {name}.").replace('"', "'"),
+            "author": (author or "unknown").replace('"', "'"),
+        }
+        templates = resources.files("wfpkg") / "templates"
+        files = {
+            "pyproject.toml": "pyproject.toml.tmpl",
+            f"{name}/__init__.py": "__init__.py.tmpl",
+            f"{name}/workflows.py": "workflows.py.tmpl",
+        }
+        for rel, tmpl in files.items():
+            text = string.Template((templates / tmpl).read_text(encoding="utf-8")).substitute(values)
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_text(text, encoding="utf-8")
+    except (WfpkgError, OSError) as exc:
+        raise _fail(exc) from None
+    out.print(f"created package [bold]{name}[/bold] in {escape(str(target))}")
+    out.print(f"next: wfpkg build {escape(str(target))} --key KEY")
+
+
+@app.command()
+def keygen(
+    out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the private key [default: $WFPKG_KEY or ~/.config/wfpkg/signing.key]")] = None,  # noqa: UP007,E501
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+) -> None:
+    """Create an Ed25519 signing key (mode 0600) and its public key (PATH.pub)."""
+    path = out_path or default_key_path()
+    pub_path = path.with_name(path.name + ".pub")
+    try:
+        if pub_path.exists() and not force:
+            raise WfpkgError(f"{pub_path} already exists; pass --force to overwrite it")
+        key = generate_private_key()
+        write_private_key(path, key, force=force)
+        text = public_key_text(key.public_key())
+        pub_path.write_text(text, encoding="ascii")
+    except (WfpkgError, OSError) as exc:
+        raise _fail(exc) from None
+    out.print(f"private key: {escape(str(path))} (keep it secret)")
+    out.print(f"public key:  {escape(str(pub_path))}")
+    out.print(f"key id:      [bold]{key_id(key.public_key())}[/bold]")
+    out.print(text, end="")
+
+
+@app.command()
+def build(
+    directory: Annotated[Path, typer.Argument(help="The package project folder.")] = Path("."),
+    key: KeyOption = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: DIR/dist]")] = None,  # noqa: UP007
+) -> None:
+    """Build, sign and verify a .wfpkg from a project folder."""
+    from .archive import read_archive_unverified
+    from .build import build_package
+
+    try:
+        private = load_private_key(key or default_key_path())
+        with err.status("building ...") as status:
+            path = build_package(directory, private, out_dir,
+                                 progress=lambda msg: status.update(escape(msg) + " ..."))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        info = read_archive_unverified(path)
+    except WfpkgError as exc:
+        raise _fail(exc) from None
+    out.print(f"built [bold]{escape(str(path))}[/bold]")
+    out.print(f"  package  {info.manifest.name} {info.manifest.version}")
+    out.print(f"  key id   {info.signature.key_id}")
+    out.print(f"  sha256   {digest}")
+
+
+def _workflow_tree(wf: dict[str, Any]) -> Tree:
+    label = f"[bold]{escape(wf['name'])}[/bold]"
+    if wf.get("description"):
+        label += f"  [dim]{escape(wf['description'])}[/dim]"
+    tree = Tree(label)
+    for task in wf["tasks"]:
+        deps = ", ".join(task["depends_on"]) or "-"
+        retry = task.get("retry", {}).get("attempts", 1)
+        extra = f"  retry x{retry}" if retry > 1 else ""
+        if task.get("trigger", "all_success") != "all_success":
+            extra += f"  trigger {task['trigger']}"
+        tree.add(f"{escape(task['id'])}  [dim]after: {escape(deps)}{escape(extra)}[/dim]")
+    return tree
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A .wfpkg archive.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+) -> None:
+    """Show a package's manifest, workflows, signer and members (checks integrity, not trust)."""
+    from .archive import read_archive_unverified
+
+    try:
+        info = read_archive_unverified(file)
+    except WfpkgError as exc:
+        raise _fail(exc) from None
+    m, meta = info.manifest, info.metadata
+    if as_json:
+        doc = {"manifest": m.to_dict(), "metadata": meta.__dict__, "key_id": info.signature.key_id,
+               "members": info.sizes}
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return
+    facts = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("package", f"{m.name} {m.version}"), ("requires python", m.requires_python or "any"),
+        ("sdk", m.sdk), ("built", m.build_time), ("builder", meta.builder),
+        ("author", meta.author), ("description", meta.description),
+        ("source", meta.source_fingerprint), ("signed by key", info.signature.key_id),
+        ("entry points", ", ".join(f"{k} = {v}" for k, v in m.entry_points.items())),
+    ):
+        facts.add_row(f"[dim]{label}[/dim]", escape(value))
+    out.print(facts)
+    out.print()
+    for wf in m.workflows:
+        out.print(_workflow_tree(wf))
+    members = Table("member", "bytes", title=None, box=None)
+    for name, size in info.sizes.items():
+        members.add_row(escape(name), str(size))
+    out.print()
+    out.print(members)
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="A .wfpkg archive.")],
+    key: Annotated[list[Path], typer.Option("--key", "-k", help="A trusted public key (PEM); repeatable.")],
+) -> None:
+    """Check a package completely against trusted public keys; exit 1 if it is rejected."""
+    from .archive import verify_archive
+
+    try:
+        trusted = {key_id(pub): pub for pub in (load_public_key(p) for p in key)}
+        pkg = verify_archive(file, trusted)
+    except WfpkgError as exc:
+        raise _fail(exc) from None
+    out.print(f"[green]OK[/green] {pkg.manifest.name} {pkg.manifest.version} "
+              f"signed by key {pkg.key_id}")
+    out.print(f"sha256 {pkg.sha256}")
+
+
+def main() -> None:
+    """Run the `wfpkg` command line."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Collect, process and report on data, passing context along, with retries."""

@@ -1,0 +1,88 @@
+"""The `wfpkg` command line as an author uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from support.packages import TestKey
+from wfpkg.cli import app
+
+
+def wfpkg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "WFPKG_KEY"}
+    return subprocess.run([sys.executable, "-m", "wfpkg", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_init_build_verify_end_to_end(tmp_path: Path) -> None:
+    assert wfpkg("init", "demo", cwd=tmp_path).returncode == 0
+    keygen = wfpkg("keygen", "--out", "keys/k", cwd=tmp_path)
+    assert keygen.returncode == 0, keygen.stderr
+    assert stat.S_IMODE((tmp_path / "keys/k").stat().st_mode) == 0o600
+    assert "BEGIN PUBLIC KEY" in keygen.stdout
+    build = wfpkg("build", "demo", "--key", "keys/k", cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    archive = tmp_path / "demo/dist/demo-0.1.0.wfpkg"
+    assert str(archive) in build.stdout
+    verify = wfpkg("verify", str(archive), "--key", "keys/k.pub", cwd=tmp_path)
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.startswith("OK demo 0.1.0 signed by key ")
+
+
+def test_build_errors_are_one_red_line_without_traceback(tmp_path: Path) -> None:
+    result = wfpkg("build", "nowhere", "--key", "missing.key", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot read signing key missing.key")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["verify", str(tmp_path / "x.wfpkg")])
+    assert result.exit_code == 2
+
+
+def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["keygen", "--out", str(tmp_path / "k")]).exit_code == 0
+    again = runner.invoke(app, ["keygen", "--out", str(tmp_path / "k")])
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert runner.invoke(app, ["keygen", "--out", str(tmp_path / "k"), "--force"]).exit_code == 0
+
+
+def test_init_refuses_a_bad_name(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["init", "My-Package", "--dir", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    assert "invalid package name 'My-Package'" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_inspect_shows_workflows_signer_and_members(data_processing: Path, session_key: TestKey) -> None:
+    result = CliRunner().invoke(app, ["inspect", str(data_processing)])
+    assert result.exit_code == 0, result.output
+    for text in ("data_processing 1.0.0", session_key.key_id, "collect_data", "process_data",
+                 "after: collect_data", "generate_report", "retry x3", "manifest.toml"):
+        assert text in result.stdout
+
+
+def test_inspect_json(data_processing: Path, session_key: TestKey) -> None:
+    result = CliRunner().invoke(app, ["inspect", "--json", str(data_processing)])
+    doc = json.loads(result.stdout)
+    assert doc["key_id"] == session_key.key_id
+    assert doc["manifest"]["package"]["name"] == "data_processing"
+    assert set(doc["members"]) == {"manifest.toml", "metadata.json", "signature",
+                                   "wheels/data_processing-1.0.0-py3-none-any.whl"}
+
+
+def test_default_key_path_comes_from_wfpkg_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WFPKG_KEY", str(tmp_path / "env.key"))
+    result = CliRunner().invoke(app, ["keygen"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env.key").exists() and (tmp_path / "env.key.pub").exists()
