@@ -87,10 +87,14 @@ class Catalog:
         if ref.package == package and ref.version is None and version_id is not None:
             info = self.registry.get(version_id)
         else:
+            from wfregistry import PackageNotFound, RegistryError, UnknownTenant
+
             try:
                 info, _dag = self.registry.resolve(tenant, ref)
-            except LookupError as exc:
-                raise NotFound(str(exc).strip("'\"")) from None
+            except (PackageNotFound, UnknownTenant) as exc:
+                raise NotFound(f"no workflow {ref.local!r} for tenant {tenant!r}: {exc}") from None
+            except RegistryError as exc:
+                raise InvalidRequest(str(exc)) from None
         return Target(self.plan(info.id, tenant, info.name, ref.workflow, info=info),
                       info.name, info.version, info.id)
 

@@ -488,9 +488,14 @@ class Scheduler:
             E.c.status.in_(("pending", "running", "waiting")))).all()
         out = []
         for ex in rows:
+            # Running attempts are cancelled too: their threads cannot be killed, but they
+            # see ctx.is_cancelled, get Cancelled at their next durable call, and whatever
+            # they return later is discarded as stale.
             stopped = conn.execute(update(T).where(
-                T.c.execution_uid == ex.uid, T.c.state.in_(("pending", "ready", "waiting"))
-            ).values(state="cancelled", finished_at=at, waiting_for=None)).rowcount
+                T.c.execution_uid == ex.uid,
+                T.c.state.in_(("pending", "ready", "waiting", "running"))
+            ).values(state="cancelled", finished_at=at, waiting_for=None,
+                     lease_owner=None)).rowcount
             conn.execute(update(W).where(W.c.execution_uid == ex.uid, W.c.status == "open")
                          .values(status="cancelled"))
             if stopped:

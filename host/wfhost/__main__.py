@@ -1,0 +1,5 @@
+"""`python -m wfhost`: the `wfhost` command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,578 @@
+"""The `wfhost` command: tenants, trust, packages, executions, a worker, the demo.
+
+Rendering lives in `wfhost.render`; the work is done by `Client`, `Host` and
+`wfhost.demo`, which return data. An expected failure is one red
+``error: ...`` line on stderr, never a traceback (set ``WFHOST_DEBUG=1`` to
+see one), and the exit status says what kind:
+
+====  =====================================================================
+0     success
+1     the execution failed or was cancelled (``schedule --wait``, ``watch``);
+      any other error
+2     bad input: malformed JSON, a bad name, an archive or key refused
+3     not found: execution, workflow, package, tenant
+4     conflict: an id reused with other input, a version taken, a tenant that exists
+130   interrupted (Ctrl-C)
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal as signals
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+
+from . import __version__, render
+from .errors import HostError, InvalidRequest, NotFound
+
+__all__ = ["app", "exit_code_for", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="wfhost",
+    help="Run signed workflow packages durably: register, schedule, signal, watch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+
+out, err = render.out, render.err
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+
+
+# -- settings and errors ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options, shared by every command."""
+
+    home: Path | None
+    db: str | None
+    tenant: str
+
+    def client(self) -> Any:
+        """A standalone client on this store (the caller closes it)."""
+        from .client import Client
+
+        return Client(self.home, self.db, tenant=self.tenant)
+
+    def host(self, **kwargs: Any) -> Any:
+        """A host on this store, not started (the caller closes it)."""
+        from .host import Host
+
+        return Host(self.home, self.db, tenant=self.tenant, **kwargs)
+
+
+class BadInput(InvalidRequest):
+    """A command-line value that cannot be used (bad JSON, unreadable file)."""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit status for an error (see the module docstring)."""
+    from wfpkg.errors import WfpkgError
+    from wfregistry import errors as reg
+
+    if isinstance(exc, HostError):
+        return exc.exit_code
+    if isinstance(exc, (reg.UnknownTenant, reg.PackageNotFound)):
+        return NotFound.exit_code
+    if isinstance(exc, (reg.TenantExists, reg.VersionConflict)):
+        return 4
+    if isinstance(exc, (reg.RegistryError, WfpkgError)):
+        return InvalidRequest.exit_code
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return InvalidRequest.exit_code
+    return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+        # Driver errors carry the SQL and a link; the first sentence is what matters.
+        text = text.split(" [SQL:")[0].split(" (Background on")[0]
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    code = exit_code_for(exc)
+    prefix = "" if code != 1 or isinstance(exc, (HostError, TimeoutError, OSError)) else \
+        f"{type(exc).__name__}: "
+    err.print(f"[red]error:[/red] {escape(prefix + _one_line(exc))}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _guarded(fn: F) -> F:
+    """Turn any error into one line on stderr and its exit status."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("WFHOST_DEBUG"):
+                raise
+            raise _fail(exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(parent: typer.Typer = app, name: str | None = None) -> Callable[[F], F]:
+    """``@app.command()`` with the error handling of `_guarded`."""
+
+    def deco(fn: F) -> F:
+        parent.command(name)(_guarded(fn))
+        return fn
+
+    return deco
+
+
+@contextmanager
+def _client(ctx: typer.Context) -> Iterator[Any]:
+    client = _settings(ctx).client()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings(None, None, "default")
+
+
+def _json_arg(value: str | None, what: str) -> Any:
+    """Parse ``JSON`` or ``@file`` (``@-`` for stdin)."""
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        source = value[1:]
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"{what}: cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{what} is not valid JSON: {exc}") from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(render.to_json(data))
+
+
+# -- root -----------------------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfhost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[Optional[Path], typer.Option(  # noqa: UP007 - typer on 3.10 needs Optional
+        "--home", envvar="WFHOST_HOME", show_envvar=True,
+        help="The host's home (store, packages, logs) (default: the user data dir).")] = None,
+    db: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--db", envvar="WFHOST_DATABASE_URL", show_envvar=True,
+        help="Database URL (sqlite:///..., postgresql+psycopg://...) (default: SQLite in home).")] = None,
+    tenant: Annotated[str, typer.Option(
+        "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
+        help="The tenant to act for.")] = "default",
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Run signed workflow packages durably: register, schedule, signal, watch."""
+    ctx.obj = Settings(home, db or None, tenant)
+
+
+# -- tenants and trust ----------------------------------------------------------------------------
+
+
+@command(tenant_app, "create")
+def tenant_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tenant name: lowercase letters, digits, '_'.")],
+) -> None:
+    """Create a tenant."""
+    with _client(ctx) as client:
+        client.create_tenant(name)
+    out.print(f"created tenant [bold]{escape(name)}[/bold]")
+
+
+@command(tenant_app, "list")
+def tenant_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List tenants."""
+    with _client(ctx) as client:
+        names = client.registry.tenants()
+    if as_json:
+        _print_json(names)
+    else:
+        out.print(render.tenants_table(names))
+
+
+@command()
+def trust(
+    ctx: typer.Context,
+    pubkey_file: Annotated[Optional[Path], typer.Argument(  # noqa: UP007
+        help="A public key (PEM), as `wfpkg keygen` writes it (KEY.pub).")] = None,
+    label: Annotated[Optional[str], typer.Option(help="A name for the key.")] = None,  # noqa: UP007
+    list_keys: Annotated[bool, typer.Option("--list", help="List the tenant's keys instead.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Trust a signing key for --tenant's packages (or list its keys with --list)."""
+    settings = _settings(ctx)
+    with _client(ctx) as client:
+        if list_keys:
+            keys = client.registry.keys(settings.tenant)
+            if as_json:
+                _print_json([{"key_id": k.key_id, "label": k.label, "added_at": k.added_at,
+                              "revoked_at": k.revoked_at, "public_key": k.public_key} for k in keys])
+            else:
+                out.print(render.keys_table(keys))
+            return
+        if pubkey_file is None:
+            raise BadInput("give a public key file to trust, or --list")
+        pem = pubkey_file.read_text(encoding="utf-8")
+        kid = client.trust(settings.tenant, pem, label)
+    if as_json:
+        _print_json({"tenant": settings.tenant, "key_id": kid})
+    else:
+        out.print(f"tenant [bold]{escape(settings.tenant)}[/bold] now trusts key [bold]{kid}[/bold]")
+
+
+@command()
+def revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key id (see `wfhost trust --list`).")],
+) -> None:
+    """Stop trusting a key for --tenant, effective at once (registered versions stay)."""
+    settings = _settings(ctx)
+    with _client(ctx) as client:
+        client.revoke(settings.tenant, key_id)
+    out.print(f"tenant [bold]{escape(settings.tenant)}[/bold] no longer trusts key {escape(key_id)}")
+
+
+# -- packages ----------------------------------------------------------------------------------
+
+
+@command()
+def register(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .wfpkg archive.")],
+    allow_downgrade: Annotated[bool, typer.Option(
+        "--allow-downgrade", help="Accept a version lower than one registered.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify, install and activate a package for --tenant."""
+    if not file.is_file():
+        raise _fail(FileNotFoundError(2, "no such file", str(file)))
+    with _client(ctx) as client:
+        with err.status(f"registering {escape(file.name)} ..."):
+            info = client.register(file, allow_downgrade=allow_downgrade)
+    if as_json:
+        _print_json(render.package_json(info))
+        return
+    workflows = ", ".join(wf["name"] for wf in info.manifest.workflows)
+    out.print(f"registered [bold]{escape(info.label)}[/bold] ({render.state(info.state)}), "
+              f"signed by key {info.key_id}")
+    out.print(f"  workflows: {escape(workflows)}")
+    out.print(f"  run one:   wfhost --tenant {escape(info.tenant)} schedule "
+              f"{escape(info.name)}::{escape(info.manifest.workflows[0]['name'])} --input '{{}}' --wait"
+              if info.manifest.workflows else "")
+
+
+@command()
+def packages(
+    ctx: typer.Context,
+    all_tenants: Annotated[bool, typer.Option("--all-tenants", help="Every tenant's packages.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List registered package versions."""
+    with _client(ctx) as client:
+        infos = client.packages("*" if all_tenants else None)
+    if as_json:
+        _print_json([render.package_json(i) for i in infos])
+    else:
+        out.print(render.packages_table(infos))
+
+
+@command()
+def unregister(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="The package name.")],
+    version: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        help="The version (default: the active one).")] = None,
+) -> None:
+    """Retire a package version: no new executions; running ones finish on it."""
+    with _client(ctx) as client:
+        info = client.unregister(package, version)
+    label = getattr(info, "label", package)
+    out.print(f"retired [bold]{escape(label)}[/bold]")
+
+
+# -- executions --------------------------------------------------------------------------------
+
+
+def _embedded_wait(settings: Settings, eid: str, timeout: float | None) -> dict[str, Any]:
+    host = settings.host().start()
+    try:
+        return host.wait(eid, timeout=timeout)  # type: ignore[no-any-return]
+    finally:
+        host.close()
+
+
+def _finish(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(status)
+    else:
+        out.print(render.result_view(status))
+    if status["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@command()
+def schedule(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(
+        help="package::workflow, package@1.0.0::workflow or tenant::package::workflow.")],
+    input_: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--input", "-i", help="The input: a JSON object, or @FILE (@- for stdin).")] = None,
+    execution_id: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--id", help="The execution id; scheduling it again with the same input is a no-op.")] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Wait for the result (runs a host here if none is running).")] = False,
+    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP007
+        help="Fail the execution if it runs longer than this many seconds.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start an execution; print its id, or with --wait its result."""
+    from .notify import live_hosts
+
+    settings = _settings(ctx)
+    payload = _json_arg(input_, "--input")
+    with _client(ctx) as client:
+        eid = client.schedule(name, payload, id=execution_id, timeout=timeout)
+        if not wait:
+            if as_json:
+                _print_json({"id": eid})
+            else:
+                typer.echo(eid)
+            return
+        hosts = live_hosts(client.engine)
+        # Bound the wait only when the execution itself is bounded (its timeout ends it).
+        bound = None if timeout is None else timeout + 30.0
+        if hosts:
+            err.print(f"[dim]{escape(eid)}: waiting for a running host[/dim]")
+            status = client.wait(eid, timeout=bound)
+    if not hosts:
+        err.print(f"[dim]{escape(eid)}: no host running; running it here[/dim]")
+        status = _embedded_wait(settings, eid, bound)
+    _finish(status, as_json)
+
+
+@command()
+def status(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show an execution: its tasks, what waiting ones wait for, its children."""
+    with _client(ctx) as client:
+        state = client.status(execution_id)
+    if as_json:
+        _print_json(state)
+    else:
+        out.print(render.status_tree(state))
+
+
+@command()
+def watch(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 0.2,
+) -> None:
+    """Follow an execution live until it ends; exit 1 if it failed or was cancelled."""
+    from .notify import live_hosts
+
+    with _client(ctx) as client:
+        state = client.status(execution_id)
+        if state["status"] not in TERMINAL and not live_hosts(client.engine):
+            err.print("[yellow]no host is running; start one with `wfhost worker`[/yellow]")
+        with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
+            while state["status"] not in TERMINAL:
+                time.sleep(interval)
+                state = client.status(execution_id)
+                live.update(render.progress_view(state))
+    if state["status"] == "succeeded" and state.get("output") is not None:
+        out.print(render.result_view(state).renderables[-1])  # type: ignore[attr-defined]
+    if state["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@command()
+def executions(
+    ctx: typer.Context,
+    status_: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--status", help="Only this status (pending, running, waiting, succeeded, failed, "
+                         "cancelled, or active).")] = None,
+    workflow: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        help="Only this workflow (workflow or package::workflow).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    all_tenants: Annotated[bool, typer.Option("--all-tenants", help="Every tenant's executions.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List executions, newest first."""
+    with _client(ctx) as client:
+        rows = client.executions(tenant="*" if all_tenants else None, status=status_,
+                                 workflow=workflow, limit=limit)
+    if as_json:
+        _print_json(rows)
+    else:
+        out.print(render.executions_table(rows, show_tenant=all_tenants))
+
+
+@command()
+def history(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show an execution's event log, oldest first."""
+    with _client(ctx) as client:
+        events = client.history(execution_id)
+    if as_json:
+        _print_json(events)
+    else:
+        out.print(render.events_table(events))
+
+
+@command()
+def signal(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    name: Annotated[str, typer.Argument(help="The signal name.")],
+    payload: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--payload", "-p", help="A JSON payload, or @FILE (@- for stdin).")] = None,
+) -> None:
+    """Send a signal to an execution (kept until a wait consumes it)."""
+    value = _json_arg(payload, "--payload")
+    with _client(ctx) as client:
+        client.signal(execution_id, name, value)
+    out.print(f"sent signal [bold]{escape(name)}[/bold] to {escape(execution_id)}")
+
+
+@command()
+def cancel(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why; kept in its history.")] = None,  # noqa: UP007
+) -> None:
+    """Request cancellation of an execution (and its children)."""
+    with _client(ctx) as client:
+        asked = client.cancel(execution_id, reason=reason)
+    if asked:
+        out.print(f"cancellation requested for {escape(execution_id)}")
+    else:
+        out.print(f"{escape(execution_id)} had already finished; nothing to cancel")
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+@command()
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[int, typer.Option(min=1, help="Task attempts run at once.")] = 32,
+) -> None:
+    """Run a host (scheduler and workers, no HTTP) until Ctrl-C or SIGTERM."""
+    settings = _settings(ctx)
+    stop = threading.Event()
+    previous = signals.signal(signals.SIGTERM, lambda *_: stop.set())
+    host = settings.host(max_concurrency=concurrency)
+    try:
+        # The scheduler runs on the host's thread; this one only waits for a stop request,
+        # so a signal never lands in the middle of a scheduler transaction.
+        host.start()
+        err.print(f"worker [bold]{host.host_id}[/bold] running on {escape(_safe_url(host.url))} "
+                  f"(concurrency {concurrency}); Ctrl-C to stop")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        err.print("stopping ...")
+    finally:
+        host.close()
+        signals.signal(signals.SIGTERM, previous)
+    err.print("stopped")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "the database"
+
+
+@command()
+def demo(
+    home: Annotated[Path, typer.Option(
+        "--home", help="The demo's own home; emptied and recreated on each run.")] = Path(".wfhost-demo"),
+    samples: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+        help="The sample_packages folder (default: the one in the source checkout).")] = None,
+) -> None:
+    """Build, sign, register and run the sample packages in a fresh home."""
+    from . import demo as demo_mod
+
+    folder = demo_mod.find_samples(samples)
+    with err.status("demo ...") as spinner:
+        def progress(msg: str) -> None:
+            spinner.update(escape(msg) + " ...")
+            if ":" not in msg or msg.endswith(("succeeded", "failed", "cancelled")):
+                err.print(f"[dim]·[/dim] {escape(msg)}")
+
+        result = demo_mod.run_demo(home, folder, progress)
+    out.print(render.demo_report(result))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Run the `wfhost` command line."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
