@@ -1,0 +1,289 @@
+"""The worker process: loads one tenant's package version and runs its tasks.
+
+Started by `wfregistry.worker` as::
+
+    python -I -m wfregistry._worker_main --fd N
+
+where ``N`` is its end of a `socket.socketpair`; frames are described in
+`wfregistry._protocol`. Its stdout and stderr are the worker's log file. This
+is the only place tenant code is ever imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import io
+import itertools
+import os
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from wfpkg.errors import Cancelled
+from wfpkg.manifest import Manifest
+from wfpkg.plugin import ENTRY_POINT_GROUP, collect_workflows, plugin_manager
+from wfpkg.runner import TaskOutcome, TaskRequest, run_task
+from wfpkg.runtime import Backend, Suspended, error_from_envelope
+from wfpkg.workflow import Workflow, dags_differ
+
+from ._protocol import read_frame, write_frame
+
+__all__: list[str] = []
+
+
+class _LoadFailed(Exception):
+    pass
+
+
+class _StdoutRecorder(io.TextIOBase):
+    """Stands in for stdout while the package is imported: what is written there is a load error."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+
+def _inside(path: str | None, root: Path) -> bool:
+    if not path:
+        return False
+    try:
+        return Path(path).resolve().is_relative_to(root)
+    except OSError:
+        return False
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def load_package(install_dir: Path, package: str, manifest: Manifest) -> dict[str, Workflow]:
+    """Import the package's own ``wfhost`` entry points and check them against its manifest.
+
+    Raises:
+        _LoadFailed: with a one-line reason.
+    """
+    root = install_dir.resolve()
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    own = canonicalize_name(package)
+    dists = [d for d in importlib.metadata.distributions(path=[str(root)])
+             if canonicalize_name(d.metadata["Name"] or "") == own]
+    if not dists:
+        raise _LoadFailed(f"no distribution named {package!r} is installed in {root}")
+    dist = dists[0]
+    eps = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+    declared = {ep.name: ep.value for ep in eps}
+    if declared != dict(manifest.entry_points):
+        raise _LoadFailed(
+            f"entry points of group {ENTRY_POINT_GROUP!r} in the wheel {declared} differ from the "
+            f"manifest's {dict(manifest.entry_points)}"
+        )
+    own_files = {str(Path(str(dist.locate_file(f))).resolve()) for f in (dist.files or [])}
+    pm = plugin_manager()
+    recorder = _StdoutRecorder()
+    real_stdout = sys.stdout
+    sys.stdout = recorder
+    try:
+        for ep in eps:
+            try:
+                spec = importlib.util.find_spec(ep.module)
+            except BaseException as exc:  # noqa: BLE001 - a parent package's import may raise anything
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise _LoadFailed(
+                    f"importing entry point {ep.name!r} ({ep.value}) raised {_error_text(exc)}"
+                ) from None
+            origin = spec.origin if spec is not None else None
+            if not _inside(origin, root) or str(Path(origin or "").resolve()) not in own_files:
+                raise _LoadFailed(
+                    f"entry point {ep.name!r} points at module {ep.module!r} "
+                    f"({origin or 'not found'}), which is outside the package's own files"
+                )
+        for ep in eps:
+            try:
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+            except BaseException as exc:  # noqa: BLE001 - package code may raise anything at import
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise _LoadFailed(
+                    f"importing entry point {ep.name!r} ({ep.value}) raised {_error_text(exc)}"
+                ) from None
+        for plugin, info in pm.list_plugin_distinfo():
+            if canonicalize_name(info.project_name) != own:
+                raise _LoadFailed(
+                    f"plugin {plugin!r} came from distribution {info.project_name!r}, "
+                    f"not from {package!r}"
+                )
+            module_file = getattr(sys.modules.get(getattr(plugin, "__module__", "") or "", None),
+                                  "__file__", None) or getattr(plugin, "__file__", None)
+            if not _inside(module_file, root):
+                raise _LoadFailed(f"plugin {plugin!r} was not loaded from {root}")
+        try:
+            workflows = collect_workflows(pm)
+        except Exception as exc:  # noqa: BLE001
+            raise _LoadFailed(f"collecting workflows raised {_error_text(exc)}") from None
+    finally:
+        sys.stdout = real_stdout
+    if recorder.text:
+        first = recorder.text.strip().splitlines()[0][:200] if recorder.text.strip() else ""
+        raise _LoadFailed(
+            f"printed to stdout while loading ({first!r}); packages must not write to stdout "
+            "at import time (use logging)"
+        )
+    problems = dags_differ(manifest.workflows, [wf.to_dict() for wf in workflows.values()])
+    if problems:
+        raise _LoadFailed("the code's workflows differ from the signed manifest: " + "; ".join(problems))
+    return workflows
+
+
+class _Worker:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.calls: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self.calls_lock = threading.Lock()
+        self.counter = itertools.count(1)
+        self.cancelled: set[str] = set()
+        self.workflows: dict[str, Workflow] = {}
+        self.label = ""
+        self.executor: ThreadPoolExecutor | None = None
+
+    def send(self, frame: dict[str, Any]) -> None:
+        try:
+            write_frame(self.sock, self.lock, frame)
+        except OSError:
+            os._exit(0)  # the host is gone: nobody to report to
+
+    def call(self, run_id: str, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
+        call_id = next(self.counter)
+        event = threading.Event()
+        slot: list[dict[str, Any]] = []
+        with self.calls_lock:
+            self.calls[call_id] = (event, slot)
+        self.send({"op": "call", "call_id": call_id, "run_id": run_id, "seq": seq, "kind": kind,
+                   "name": name, "request": dict(request)})
+        event.wait()
+        reply = slot[0]
+        raised = reply.get("raise")
+        if raised == "suspended":
+            raise Suspended(reply.get("waiting_for") or {})
+        if raised == "cancelled":
+            raise Cancelled(reply.get("message") or "execution cancelled")
+        if raised == "error":
+            envelope = dict(reply.get("envelope") or {})
+            envelope.setdefault("error", reply.get("type"))
+            envelope.setdefault("message", reply.get("message", ""))
+            raise error_from_envelope(envelope)
+        return reply.get("result")
+
+    def run(self, frame: dict[str, Any]) -> None:
+        run_id = str(frame.get("run_id"))
+        try:
+            request = TaskRequest.from_dict(frame["request"])
+            wf = self.workflows.get(request.workflow)
+            spec = wf.tasks.get(request.task_id) if wf is not None else None
+            if spec is None:
+                outcome = TaskOutcome(
+                    "failed",
+                    error=f"{self.label} has no task {request.workflow}::{request.task_id}",
+                    retryable=False,
+                )
+            else:
+                outcome = run_task(spec, request, _SocketBackend(self, run_id, request.execution_id))
+        except BaseException as exc:  # noqa: BLE001 - report, never lose a run
+            outcome = TaskOutcome("failed", error=f"worker error: {_error_text(exc)}", retryable=True)
+        try:
+            body = outcome.to_dict()
+            self.send({"op": "done", "run_id": run_id, "outcome": body})
+        except (TypeError, ValueError) as exc:
+            self.send({"op": "done", "run_id": run_id, "outcome": TaskOutcome(
+                "failed", error=f"task outcome is not JSON: {exc}", retryable=False).to_dict()})
+
+    def serve(self) -> None:
+        first = read_frame(self.sock)
+        if first is None or first.get("op") != "load":
+            return
+        self.label = str(first["label"])
+        try:
+            manifest = Manifest.from_bytes(str(first["manifest"]).encode("utf-8"))
+            self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
+        except _LoadFailed as exc:
+            self.send({"op": "load_failed", "error": str(exc)})
+            return
+        except BaseException as exc:  # noqa: BLE001
+            self.send({"op": "load_failed", "error": f"loading failed: {_error_text(exc)}"})
+            return
+        self.executor = ThreadPoolExecutor(int(first.get("threads", 8)), thread_name_prefix="task")
+        self.send({"op": "ready"})
+        while True:
+            frame = read_frame(self.sock)
+            if frame is None:
+                return
+            op = frame["op"]
+            if op == "run":
+                self.executor.submit(self.run, frame)
+            elif op == "reply":
+                with self.calls_lock:
+                    event, slot = self.calls.pop(int(frame["call_id"]))
+                slot.append(frame)
+                event.set()
+            elif op == "cancel":
+                self.cancelled.add(str(frame["execution_id"]))
+            elif op == "stop":
+                threading.Thread(target=self._drain_and_exit, daemon=True).start()
+
+    def _drain_and_exit(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+class _SocketBackend(Backend):
+    def __init__(self, worker: _Worker, run_id: str, execution_id: str) -> None:
+        self._worker = worker
+        self._run_id = run_id
+        self._execution_id = execution_id
+
+    def execute(self, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
+        return self._worker.call(self._run_id, seq, kind, name, request)
+
+    def cancelled(self) -> bool:
+        return self._execution_id in self._worker.cancelled
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the worker process."""
+    parser = argparse.ArgumentParser(prog="wfregistry._worker_main")
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    # The log is a file: flush each line so an operator sees output as it happens.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
+    sock = socket.socket(fileno=args.fd)
+    try:
+        _Worker(sock).serve()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

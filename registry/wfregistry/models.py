@@ -1,0 +1,116 @@
+"""The registry's tables (SQLModel), sharing `SQLModel.metadata` with the host's tables.
+
+The host's Alembic migrations create them; tests may call
+``SQLModel.metadata.create_all(engine)``. Nothing here is specific to one SQL
+dialect: the tables work on SQLite and PostgreSQL. Every timestamp is a
+timezone-aware UTC `datetime` going in and coming out (`UTCDateTime`), whatever
+the database keeps.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = ["PackageState", "PackageVersion", "Tenant", "TrustedKey", "UTCDateTime", "utcnow"]
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored with its time zone and always read back as aware UTC.
+
+    SQLite keeps no zone: values are converted to UTC before they are written,
+    and a naive value read back is taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware UTC datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+class PackageState(str, enum.Enum):
+    """Lifecycle of a registered version.
+
+    ``active``: new executions of ``package::workflow`` use it (one per tenant and package).
+    ``inactive``: installed, superseded; running executions and pinned names still use it.
+    ``retired``: unregistered; running executions drain, then the host purges its directory.
+    """
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    RETIRED = "retired"
+
+class Tenant(SQLModel, table=True):
+    """A namespace of packages, keys and executions."""
+
+    __tablename__ = "tenants"
+
+    name: str = Field(sa_column=Column(String(63), primary_key=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+class TrustedKey(SQLModel, table=True):
+    """A public key whose signatures a tenant accepts (until ``revoked_at``)."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (UniqueConstraint("tenant", "key_id", name="uq_trusted_keys_tenant_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)  # noqa: UP045 - SQLModel needs Optional
+    tenant: str = Field(sa_column=Column(String(63), ForeignKey("tenants.name"), nullable=False, index=True))
+    key_id: str = Field(sa_column=Column(String(64), nullable=False))
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    label: Optional[str] = Field(default=None, sa_column=Column(String(200), nullable=True))  # noqa: UP045
+    added_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: Optional[datetime] = Field(  # noqa: UP045
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+class PackageVersion(SQLModel, table=True):
+    """One registered version of one tenant's package."""
+
+    __tablename__ = "package_versions"
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", "version", name="uq_package_versions_tenant_name_version"),
+        # At most one active version per (tenant, package), enforced by the database too.
+        Index(
+            "uq_package_versions_one_active",
+            "tenant",
+            "name",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)  # noqa: UP045
+    tenant: str = Field(sa_column=Column(String(63), ForeignKey("tenants.name"), nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(63), nullable=False))
+    version: str = Field(sa_column=Column(String(100), nullable=False))
+    archive_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    key_id: str = Field(sa_column=Column(String(64), nullable=False))
+    manifest: str = Field(sa_column=Column(Text, nullable=False))
+    install_dir: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    registered_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    retired_at: Optional[datetime] = Field(  # noqa: UP045
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )

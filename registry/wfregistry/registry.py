@@ -1,0 +1,451 @@
+"""`Registry`: tenants, trusted keys, and the package store.
+
+A registration is all or nothing: the archive is verified with the tenant's
+trusted keys, its SDK and Python ranges checked, its version checked against
+the tenant's others, its wheels installed into a staging directory, its code
+loaded in a throwaway worker process and checked against the signed manifest;
+only then is the row written and the directory moved into place. Any failure
+leaves no row and no directory.
+
+Example::
+
+    registry = Registry(engine, Path("/var/lib/wfhost/packages"))
+    registry.create_tenant("acme")
+    registry.trust("acme", Path("author.pub").read_text(), label="ci")
+    info = registry.register(Path("dist/data_processing-1.0.0.wfpkg"), "acme")
+    info, dag = registry.resolve("acme", parse_workflow_ref("data_processing::pipeline", "acme"))
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+import wfpkg
+from wfpkg.archive import verify_archive
+from wfpkg.errors import ArchiveError, WfpkgError
+from wfpkg.keys import key_id as compute_key_id
+from wfpkg.keys import load_public_key, public_key_text
+from wfpkg.manifest import Manifest
+from wfpkg.names import WorkflowRef, check_name, check_version
+
+from .errors import (
+    ArchiveRejected,
+    IncompatiblePackage,
+    PackageNotFound,
+    RegistrationError,
+    TenantExists,
+    TrustError,
+    UnknownTenant,
+    VersionConflict,
+)
+from .hooks import call_hook
+from .info import PackageInfo
+from .install import install_wheels
+from .models import PackageState, PackageVersion, Tenant, TrustedKey, utcnow
+from .worker import trial_load
+
+__all__ = ["KeyInfo", "Registry"]
+
+_log = logging.getLogger(__name__)
+STAGING = ".staging"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key a tenant trusts or trusted.
+
+    Attributes:
+        tenant, key_id, label: which key, for whom, under what name.
+        public_key: its PEM text.
+        added_at, revoked_at: when it was trusted, and revoked (``None`` while trusted).
+    """
+
+    tenant: str
+    key_id: str
+    label: str | None
+    public_key: str
+    added_at: datetime
+    revoked_at: datetime | None
+
+
+class Registry:
+    """Tenants, their trusted keys and their packages, kept in the database and on disk.
+
+    Args:
+        engine: the database; the caller owns it (creates the tables, disposes of it).
+        packages_dir: where versions are installed, as ``<tenant>/<package>/<version>/``
+            (created if missing; ``.staging/`` inside it holds registrations in progress).
+        hooks: the operator extensions to tell about registrations (see `wfregistry.hooks`).
+        load_timeout: seconds a package's trial load may take at registration.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        packages_dir: Path,
+        hooks: pluggy.PluginManager | None = None,
+        *,
+        load_timeout: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.packages_dir = Path(packages_dir).resolve()
+        self.hooks = hooks
+        self.load_timeout = load_timeout
+        self._staging = self.packages_dir / STAGING
+        self._staging.mkdir(parents=True, exist_ok=True)
+        self._register_lock = threading.Lock()
+
+    # -- tenants ---------------------------------------------------------------------
+
+    def create_tenant(self, name: str) -> None:
+        """Create tenant ``name``.
+
+        Raises:
+            InvalidName: not a valid name.
+            TenantExists: the tenant already exists.
+        """
+        check_name(name, "tenant")
+        with Session(self.engine) as s:
+            if s.get(Tenant, name) is not None:
+                raise TenantExists(f"tenant {name!r} already exists")
+            s.add(Tenant(name=name))
+            try:
+                s.commit()
+            except IntegrityError:
+                raise TenantExists(f"tenant {name!r} already exists") from None
+
+    def tenants(self) -> list[str]:
+        """Every tenant's name, sorted."""
+        with Session(self.engine) as s:
+            return list(s.exec(select(Tenant.name).order_by(Tenant.name)))
+
+    def _need_tenant(self, s: Session, tenant: str) -> None:
+        check_name(tenant, "tenant")
+        if s.get(Tenant, tenant) is None:
+            raise UnknownTenant(f"tenant {tenant!r} does not exist; create it first")
+
+    # -- keys ------------------------------------------------------------------------
+
+    def trust(self, tenant: str, public_key_pem: str | bytes, label: str | None = None) -> str:
+        """Trust a public key for ``tenant``'s packages; returns its key id.
+
+        Trusting a key the tenant revoked earlier trusts it again.
+
+        Raises:
+            UnknownTenant: no such tenant.
+            TrustError: not an Ed25519 PEM public key, or already trusted.
+        """
+        try:
+            pub = load_public_key(public_key_pem)
+        except WfpkgError as exc:
+            raise TrustError(f"cannot trust key for tenant {tenant!r}: {exc}") from None
+        kid = compute_key_id(pub)
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = s.exec(select(TrustedKey).where(TrustedKey.tenant == tenant,
+                                                  TrustedKey.key_id == kid)).first()
+            if row is not None and row.revoked_at is None:
+                raise TrustError(f"key {kid} is already trusted by tenant {tenant!r}")
+            if row is None:
+                row = TrustedKey(tenant=tenant, key_id=kid, public_key=public_key_text(pub), label=label)
+            else:
+                row.revoked_at, row.added_at, row.label = None, utcnow(), label or row.label
+            s.add(row)
+            s.commit()
+        return kid
+
+    def revoke(self, tenant: str, key_id: str) -> None:
+        """Stop trusting a key, from now on. Versions it signed stay registered.
+
+        Raises:
+            UnknownTenant: no such tenant.
+            TrustError: the tenant does not trust that key.
+        """
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = s.exec(select(TrustedKey).where(TrustedKey.tenant == tenant,
+                                                  TrustedKey.key_id == key_id)).first()
+            if row is None or row.revoked_at is not None:
+                raise TrustError(f"tenant {tenant!r} does not trust key {key_id!r}")
+            row.revoked_at = utcnow()
+            s.add(row)
+            s.commit()
+
+    def keys(self, tenant: str) -> list[KeyInfo]:
+        """Every key the tenant trusts or trusted, oldest first."""
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            rows = s.exec(select(TrustedKey).where(TrustedKey.tenant == tenant)
+                          .order_by(col(TrustedKey.id)))
+            return [KeyInfo(r.tenant, r.key_id, r.label, r.public_key, r.added_at, r.revoked_at)
+                    for r in rows]
+
+    def trusted_keys(self, tenant: str) -> dict[str, Ed25519PublicKey]:
+        """Key id -> public key of every key ``tenant`` trusts now (revoked ones excluded)."""
+        return {k.key_id: load_public_key(k.public_key) for k in self.keys(tenant) if k.revoked_at is None}
+
+    # -- packages --------------------------------------------------------------------
+
+    def register(self, archive: Path, tenant: str, *, allow_downgrade: bool = False) -> PackageInfo:
+        """Verify, install, load-check and record a package version; it becomes the active one.
+
+        Registering the same version with the same archive again returns the
+        existing version unchanged.
+
+        Args:
+            archive: the `.wfpkg` file.
+            tenant: the tenant registering it (its trusted keys decide).
+            allow_downgrade: accept a version lower than one already registered.
+
+        Raises:
+            UnknownTenant: no such tenant.
+            ArchiveRejected: verification failed (structure, hashes, signature, trust).
+            IncompatiblePackage: SDK range or required Python excludes this host.
+            VersionConflict: the version exists with other content, is retired, or is a downgrade.
+            InstallError: a wheel is broken (e.g. a RECORD hash mismatch).
+            LoadError: the code does not load, or does not match the manifest.
+        """
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+        try:
+            pkg = verify_archive(Path(archive), self.trusted_keys(tenant))
+        except ArchiveError as exc:
+            raise ArchiveRejected(f"package refused for tenant {tenant!r}: {exc}") from None
+        m = pkg.manifest
+        label = f"{tenant}::{m.name}@{m.version}"
+        self._check_compatible(m, label)
+        with self._register_lock:
+            existing = self._check_version(tenant, m, pkg.sha256, label, allow_downgrade)
+            if existing is not None:
+                return existing
+            work = Path(tempfile.mkdtemp(prefix=f"{tenant}__{m.name}__{m.version}.", dir=self._staging))
+            try:
+                info = self._install_and_commit(work, tenant, m, pkg.sha256, pkg.key_id,
+                                                pkg.members["manifest.toml"].decode("utf-8"), label,
+                                                [(n, b) for n, b in pkg.wheels])
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        _log.info("registered %s (key %s)", label, pkg.key_id)
+        call_hook(self.hooks, "wfhost_package_registered", tenant=tenant, package=m.name,
+                  version=m.version)
+        return info
+
+    def _check_compatible(self, m: Manifest, label: str) -> None:
+        problems = []
+        if not SpecifierSet(m.sdk).contains(wfpkg.__version__, prereleases=True):
+            problems.append(f"it needs SDK {m.sdk} but this host provides wfpkg {wfpkg.__version__}")
+        py = platform.python_version()
+        if not SpecifierSet(m.requires_python).contains(py, prereleases=True):
+            problems.append(f"it needs Python {m.requires_python} but this host runs {py}")
+        if problems:
+            raise IncompatiblePackage(f"{label} refused: " + "; ".join(problems))
+
+    def _check_version(self, tenant: str, m: Manifest, sha256: str, label: str,
+                       allow_downgrade: bool) -> PackageInfo | None:
+        with Session(self.engine) as s:
+            rows = list(s.exec(select(PackageVersion).where(PackageVersion.tenant == tenant,
+                                                            PackageVersion.name == m.name)))
+        same = next((r for r in rows if Version(r.version) == Version(m.version)), None)
+        if same is not None:
+            if same.archive_sha256 != sha256:
+                raise VersionConflict(
+                    f"{label} is already registered with different content "
+                    f"(sha256 {same.archive_sha256[:12]}…, this archive {sha256[:12]}…); bump the version"
+                )
+            if same.state == PackageState.RETIRED.value:
+                raise VersionConflict(f"{label} was unregistered; register a new version instead")
+            return self._info(same)
+        highest = max((Version(r.version) for r in rows), default=None)
+        if highest is not None and Version(m.version) < highest and not allow_downgrade:
+            raise VersionConflict(
+                f"{label} is lower than version {highest} already registered; "
+                "pass allow_downgrade to register it anyway"
+            )
+        return None
+
+    def _install_and_commit(self, work: Path, tenant: str, m: Manifest, sha256: str, kid: str,
+                            manifest_text: str, label: str,
+                            wheels: Sequence[tuple[str, bytes]]) -> PackageInfo:
+        staged = work / "install"
+        install_wheels(wheels, staged, label=label)
+        trial_load(staged, m.name, m, timeout=self.load_timeout, log_path=work / "load.log", label=label)
+        final = self.packages_dir / tenant / m.name / m.version
+        if final.exists():  # left by a crash between rename and commit: no row owns it
+            shutil.rmtree(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staged.rename(final)
+        try:
+            with Session(self.engine) as s:
+                for row in s.exec(select(PackageVersion).where(
+                        PackageVersion.tenant == tenant, PackageVersion.name == m.name,
+                        PackageVersion.state == PackageState.ACTIVE.value)):
+                    row.state = PackageState.INACTIVE.value
+                    s.add(row)
+                s.flush()
+                row = PackageVersion(tenant=tenant, name=m.name, version=m.version,
+                                     archive_sha256=sha256, key_id=kid, manifest=manifest_text,
+                                     install_dir=str(final), state=PackageState.ACTIVE.value)
+                s.add(row)
+                s.commit()
+                s.refresh(row)
+                return self._info(row)
+        except BaseException as exc:
+            shutil.rmtree(final, ignore_errors=True)
+            self._prune(final.parent)
+            if isinstance(exc, IntegrityError):
+                raise RegistrationError(
+                    f"{label}: another registration of this package committed first; try again"
+                ) from None
+            raise
+
+    def _prune(self, package_dir: Path) -> None:
+        """Remove empty ``<tenant>/<package>`` folders left by a failed or purged version."""
+        for d in (package_dir, package_dir.parent):
+            try:
+                d.rmdir()
+            except OSError:
+                return
+
+    def unregister(self, tenant: str, package: str, version: str | None = None) -> PackageInfo:
+        """Retire the active version of ``package`` (or the named one).
+
+        New executions can no longer use it; running ones drain. No other
+        version becomes active by itself: use `activate` to roll back. Once
+        the host has drained the version's executions it calls `purge`.
+
+        Raises:
+            PackageNotFound: no such (non-retired) version, or no active one.
+        """
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = self._row(s, tenant, package, version)
+            row.state = PackageState.RETIRED.value
+            row.retired_at = utcnow()
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            info = self._info(row)
+        call_hook(self.hooks, "wfhost_package_unregistered", tenant=tenant, package=package,
+                  version=info.version)
+        return info
+
+    def activate(self, tenant: str, package: str, version: str) -> PackageInfo:
+        """Make an installed (inactive) version the active one again: a rollback.
+
+        Raises:
+            PackageNotFound: no such version, or it is retired.
+        """
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = self._row(s, tenant, package, version)
+            for other in s.exec(select(PackageVersion).where(
+                    PackageVersion.tenant == tenant, PackageVersion.name == package,
+                    PackageVersion.state == PackageState.ACTIVE.value)):
+                other.state = PackageState.INACTIVE.value
+                s.add(other)
+            s.flush()
+            row.state = PackageState.ACTIVE.value
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return self._info(row)
+
+    def purge(self, version_id: int) -> None:
+        """Delete a retired version's install directory (the host calls it once drained).
+
+        Raises:
+            PackageNotFound: no such version.
+            VersionConflict: the version is not retired.
+        """
+        info = self.get(version_id)
+        if info.state != PackageState.RETIRED.value:
+            raise VersionConflict(f"{info.label} is {info.state}, not retired; unregister it first")
+        shutil.rmtree(info.install_dir, ignore_errors=True)
+        self._prune(info.install_dir.parent)
+
+    def packages(self, tenant: str | None = None) -> list[PackageInfo]:
+        """Every registered version (of one tenant, or all), by tenant, name and version."""
+        with Session(self.engine) as s:
+            query = select(PackageVersion)
+            if tenant is not None:
+                self._need_tenant(s, tenant)
+                query = query.where(PackageVersion.tenant == tenant)
+            rows = list(s.exec(query))
+        rows.sort(key=lambda r: (r.tenant, r.name, Version(r.version)))
+        return [self._info(r) for r in rows]
+
+    def get(self, version_id: int) -> PackageInfo:
+        """The version with this id (whatever its state).
+
+        Raises:
+            PackageNotFound: no such version.
+        """
+        with Session(self.engine) as s:
+            row = s.get(PackageVersion, version_id)
+            if row is None:
+                raise PackageNotFound(f"no package version with id {version_id}")
+            return self._info(row)
+
+    def resolve(self, tenant: str, ref: WorkflowRef) -> tuple[PackageInfo, dict[str, Any]]:
+        """The version and workflow DAG a workflow name means for ``tenant`` now.
+
+        ``ref.version`` pins a version (active or inactive); otherwise the
+        active version is used.
+
+        Raises:
+            PackageNotFound: another tenant's name, no such package, version or
+                workflow, or the package has no active version.
+        """
+        if ref.tenant != tenant:
+            raise PackageNotFound(f"{ref} belongs to tenant {ref.tenant!r}, not {tenant!r}")
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            info = self._info(self._row(s, tenant, ref.package, ref.version))
+        dag = info.manifest.workflow(ref.workflow)
+        if dag is None:
+            names = ", ".join(w["name"] for w in info.manifest.workflows)
+            raise PackageNotFound(f"{info.label} has no workflow {ref.workflow!r} (it has: {names})")
+        return info, dag
+
+    def _row(self, s: Session, tenant: str, package: str, version: str | None) -> PackageVersion:
+        check_name(package, "package name")
+        query = select(PackageVersion).where(PackageVersion.tenant == tenant,
+                                             PackageVersion.name == package)
+        if version is None:
+            row = s.exec(query.where(PackageVersion.state == PackageState.ACTIVE.value)).first()
+            if row is None:
+                raise PackageNotFound(f"tenant {tenant!r} has no active version of package {package!r}")
+            return row
+        version = check_version(version, "package version")
+        # PEP 440 equality: a pin of 1.0 names 1.0.0.
+        row = next((r for r in s.exec(query) if Version(r.version) == Version(version)), None)
+        if row is None or row.state == PackageState.RETIRED.value:
+            what = "was unregistered" if row is not None else "is not registered"
+            raise PackageNotFound(f"{tenant}::{package}@{version} {what}")
+        return row
+
+    @staticmethod
+    def _info(row: PackageVersion) -> PackageInfo:
+        assert row.id is not None
+        return PackageInfo(
+            id=row.id, tenant=row.tenant, name=row.name, version=row.version, state=row.state,
+            key_id=row.key_id, archive_sha256=row.archive_sha256, install_dir=Path(row.install_dir),
+            manifest=Manifest.from_bytes(row.manifest.encode("utf-8")), registered_at=row.registered_at,
+        )

@@ -1,0 +1,475 @@
+"""Worker processes, host side: one process per tenant, package and version.
+
+Tenant code is imported only inside a worker (`wfregistry._worker_main`),
+never in the host process. `WorkerPool` starts a worker the first time a run
+of its version is submitted, routes the run's durable calls back to the host
+(``on_call``) and reports how each run ended (``on_done``). A worker that
+dies fails its in-flight runs (retryable) and is started again at the next
+submit; a version that cannot be loaded fails its runs (not retryable). The
+pool itself never goes down with a worker.
+
+Example::
+
+    pool = WorkerPool(on_call, log_dir=Path("/var/log/wfhost/workers"))
+    pool.submit(package_info, request, on_done=lambda outcome: ...)
+    ...
+    pool.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from wfpkg.errors import Cancelled, ChildWorkflowError, WfpkgError
+from wfpkg.manifest import Manifest
+from wfpkg.runner import TaskOutcome, TaskRequest
+from wfpkg.runtime import Suspended
+
+from ._protocol import FrameError, read_frame, write_frame
+from .errors import LoadError
+from .info import PackageInfo
+
+__all__ = ["OnCall", "OnDone", "WorkerPool", "trial_load"]
+
+OnCall = Callable[[str, int, str, str, Mapping[str, Any]], Any]
+"""``on_call(run_id, seq, kind, name, request) -> result``; may raise `Suspended`, `Cancelled`, `WfpkgError`."""
+OnDone = Callable[[TaskOutcome], None]
+"""Called once per submitted run with how it ended."""
+
+_log = logging.getLogger(__name__)
+_STOP_GRACE: Final = 10.0
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "exit code unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _spawn(log: TextIO, *, bytecode: bool = True) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start ``python -I -m wfregistry._worker_main`` with its end of a socket pair."""
+    parent, child = socket.socketpair()
+    try:
+        argv = [sys.executable, "-I"] + ([] if bytecode else ["-B"])
+        argv += ["-m", "wfregistry._worker_main", "--fd", str(child.fileno())]
+        proc = subprocess.Popen(
+            argv,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            close_fds=True,
+        )
+    except BaseException:
+        parent.close()
+        raise
+    finally:
+        child.close()
+    return proc, parent
+
+
+def _load_frame(install_dir: Path, package: str, label: str, manifest_text: str, threads: int) -> dict[str, Any]:
+    return {"op": "load", "install_dir": str(install_dir), "package": package, "label": label,
+            "manifest": manifest_text, "threads": threads}
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text("utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def trial_load(
+    install_dir: Path,
+    package_name: str,
+    manifest: Manifest,
+    *,
+    timeout: float = 30.0,
+    log_path: Path,
+    label: str | None = None,
+) -> None:
+    """Load a package in a throwaway worker process and check it, then stop the worker.
+
+    The worker imports the package's own ``wfhost`` entry points from
+    ``install_dir`` (and nothing outside it), checks they stay inside the
+    package, and compares the live workflows with the manifest's DAG.
+
+    Args:
+        install_dir: where the package's wheels are installed.
+        package_name: its distribution name.
+        manifest: its signed manifest.
+        timeout: seconds the load may take before the worker is killed.
+        log_path: the worker's stdout and stderr (the caller owns and removes it).
+        label: how messages name the package (default ``name@version``).
+
+    Raises:
+        LoadError: one line naming the package and the reason.
+    """
+    label = label or f"{package_name}@{manifest.version}"
+    with open(log_path, "ab") as log:
+        proc, sock = _spawn(log, bytecode=False)  # type: ignore[arg-type]
+    reason: str | None = None
+    try:
+        sock.settimeout(timeout)
+        write_frame(sock, threading.Lock(), _load_frame(
+            install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1))
+        try:
+            frame = read_frame(sock)
+        except (TimeoutError, socket.timeout):
+            frame = None
+            reason = f"loading took longer than {timeout:g}s (killed)"
+        except FrameError as exc:
+            frame = None
+            reason = f"worker broke the protocol: {exc}"
+        if reason is None:
+            if frame is None:
+                code = proc.wait(timeout=_STOP_GRACE)
+                tail = _last_line(log_path)
+                reason = f"worker exited while loading ({_exit_text(code)})" + (
+                    f"; last output: {tail}" if tail else "")
+            elif frame["op"] == "load_failed":
+                reason = str(frame.get("error"))
+            elif frame["op"] == "ready":
+                write_frame(sock, threading.Lock(), {"op": "stop"})
+            else:
+                reason = f"worker sent {frame['op']!r} instead of ready"
+    except OSError as exc:
+        reason = f"worker unreachable: {exc}"
+    finally:
+        sock.close()
+        try:
+            proc.wait(timeout=0 if reason else _STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if reason is not None:
+        raise LoadError(f"cannot load {label}: {reason}")
+
+
+@dataclass
+class _Run:
+    request: TaskRequest
+    on_done: OnDone
+
+
+class _Worker:
+    """One worker process and the runs it holds (host side)."""
+
+    def __init__(self, pool: WorkerPool, package: PackageInfo) -> None:
+        self.pool = pool
+        self.key = (package.tenant, package.name, package.version)
+        self.label = package.label
+        self.package = package
+        self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
+        self.state = "loading"  # loading -> ready -> stopping -> dead; loading -> failed
+        self.pending: list[_Run] = []
+        self.in_flight: dict[str, _Run] = {}
+        self.stopped = threading.Event()
+        self.log_path = pool.log_dir / f"{package.tenant}__{package.name}__{package.version}.log"
+        with open(self.log_path, "ab") as log:
+            self.proc, self.sock = _spawn(log)  # type: ignore[arg-type]
+        self.send(_load_frame(package.install_dir, package.name, self.label,
+                              package.manifest.to_bytes().decode("utf-8"), pool.threads_per_worker))
+        self.timer = threading.Timer(pool.load_timeout, self._load_timed_out)
+        self.timer.daemon = True
+        self.timer.start()
+        self.reader = threading.Thread(target=self._read, name=f"worker-reader {self.label}", daemon=True)
+        self.reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def accepting(self) -> bool:
+        with self.lock:
+            return self.state in ("loading", "ready")
+
+    def send(self, frame: dict[str, Any]) -> bool:
+        try:
+            write_frame(self.sock, self.write_lock, frame)
+            return True
+        except OSError:
+            return False
+
+    def submit(self, run: _Run) -> bool:
+        with self.lock:
+            if self.state == "loading":
+                self.pending.append(run)
+                return True
+            if self.state != "ready":
+                return False
+            self.in_flight[run.request.run_id] = run
+        if not self.send({"op": "run", "run_id": run.request.run_id, "request": run.request.to_dict()}):
+            pass  # the reader sees the worker die and fails the run
+        return True
+
+    def _fail(self, runs: list[_Run], error: str, retryable: bool) -> None:
+        for run in runs:
+            try:
+                run.on_done(TaskOutcome("failed", error=error, retryable=retryable))
+            except Exception:  # noqa: BLE001 - a callback bug must not kill the reader
+                _log.exception("on_done for run %s raised", run.request.run_id)
+
+    def _load_failed(self, reason: str) -> None:
+        with self.lock:
+            if self.state != "loading":
+                return
+            self.state = "failed"
+            runs, self.pending = self.pending, []
+        self.timer.cancel()
+        _log.warning("worker for %s failed to load: %s", self.label, reason)
+        self._fail(runs, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
+        self.pool._forget(self)
+
+    def _load_timed_out(self) -> None:
+        self._load_failed(f"loading took longer than {self.pool.load_timeout:g}s (worker killed)")
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+
+    def _ready(self) -> None:
+        with self.lock:
+            if self.state != "loading":
+                return
+            self.state = "ready"
+            runs, self.pending = self.pending, []
+            for run in runs:
+                self.in_flight[run.request.run_id] = run
+        self.timer.cancel()
+        for run in runs:
+            self.send({"op": "run", "run_id": run.request.run_id, "request": run.request.to_dict()})
+
+    def _done(self, frame: dict[str, Any]) -> None:
+        with self.lock:
+            run = self.in_flight.pop(str(frame.get("run_id")), None)
+        if run is None:
+            return
+        try:
+            outcome = TaskOutcome.from_dict(frame["outcome"])
+        except (KeyError, TypeError) as exc:
+            outcome = TaskOutcome("failed", error=f"worker for {self.label} sent a bad outcome: {exc}",
+                                  retryable=True)
+        try:
+            run.on_done(outcome)
+        except Exception:  # noqa: BLE001
+            _log.exception("on_done for run %s raised", run.request.run_id)
+
+    def _call(self, frame: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"op": "reply", "call_id": frame.get("call_id")}
+        try:
+            reply["result"] = self.pool.on_call(
+                str(frame["run_id"]), int(frame["seq"]), str(frame["kind"]), str(frame["name"]),
+                dict(frame.get("request") or {}),
+            )
+        except Suspended as exc:
+            reply = {**reply, "raise": "suspended", "waiting_for": exc.waiting_for}
+        except Cancelled as exc:
+            reply = {**reply, "raise": "cancelled", "message": str(exc) or "execution cancelled"}
+        except WfpkgError as exc:
+            envelope: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+            if isinstance(exc, ChildWorkflowError):
+                envelope.update(child_id=exc.child_id, status=exc.status, detail=exc.error)
+            reply = {**reply, "raise": "error", "type": type(exc).__name__, "message": str(exc),
+                     "envelope": envelope}
+        except Exception as exc:  # noqa: BLE001 - a host bug fails the task, not the worker
+            _log.exception("on_call for run %s raised", frame.get("run_id"))
+            reply = {**reply, "raise": "error", "type": "WfpkgError",
+                     "message": f"host error in durable call: {type(exc).__name__}: {exc}"}
+        try:
+            self.send(reply)
+        except (TypeError, ValueError) as exc:
+            self.send({"op": "reply", "call_id": frame.get("call_id"), "raise": "error",
+                       "type": "WfpkgError", "message": f"durable call result is not JSON: {exc}"})
+
+    def _read(self) -> None:
+        error: str | None = None
+        while True:
+            try:
+                frame = read_frame(self.sock)
+            except FrameError as exc:
+                error = f"worker for {self.label} broke the protocol: {exc}"
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+                break
+            if frame is None:
+                break
+            op = frame["op"]
+            if op == "call":
+                self.pool._calls.submit(self._call, frame)
+            elif op == "done":
+                self._done(frame)
+            elif op == "ready":
+                self._ready()
+            elif op == "load_failed":
+                self._load_failed(str(frame.get("error")))
+        code = self.proc.wait()
+        self.sock.close()
+        self._load_failed(f"worker exited while loading ({_exit_text(code)})")
+        with self.lock:
+            stopping = self.state == "stopping"
+            self.state = "dead" if self.state != "failed" else "failed"
+            runs = list(self.in_flight.values()) + self.pending
+            self.in_flight.clear()
+            self.pending = []
+        if runs:
+            if error is None:
+                verb = "was stopped" if stopping else "died"
+                error = f"worker for {self.label} {verb} ({_exit_text(code)})"
+            _log.warning("%s; failing %d in-flight run(s)", error, len(runs))
+            self._fail(runs, error, True)
+        self.pool._forget(self)
+        self.stopped.set()
+
+    def stop(self, timeout: float) -> None:
+        """Let in-flight runs finish (up to ``timeout``), then make sure the process is gone."""
+        with self.lock:
+            if self.state in ("loading", "ready"):
+                self.state = "stopping"
+        self.timer.cancel()
+        self.send({"op": "stop"})
+        if not self.stopped.wait(timeout):
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.stopped.wait(_STOP_GRACE)
+
+
+class WorkerPool:
+    """Runs tasks of packages in worker processes, one per tenant, package and version.
+
+    Args:
+        on_call: performs a run's durable call: ``on_call(run_id, seq, kind,
+            name, request) -> result``. It runs on the pool's own threads and
+            may block (on the database, say); it may raise `Suspended`,
+            `Cancelled` or a `WfpkgError`, which the task sees raised.
+        threads_per_worker: task threads in each worker process.
+        load_timeout: seconds a worker may take to load its package before it is killed.
+        log_dir: where each worker's stdout and stderr go, as
+            ``<tenant>__<package>__<version>.log`` (created if missing).
+        call_threads: host-side threads serving durable calls, shared by all workers.
+
+    The pool owns its worker processes and threads: call `close` when done.
+    ``on_done`` callbacks run on a worker's reader thread: keep them short.
+    """
+
+    def __init__(
+        self,
+        on_call: OnCall,
+        *,
+        threads_per_worker: int = 8,
+        load_timeout: float = 30.0,
+        log_dir: Path,
+        call_threads: int = 32,
+    ) -> None:
+        self.on_call = on_call
+        self.threads_per_worker = threads_per_worker
+        self.load_timeout = load_timeout
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._calls = ThreadPoolExecutor(call_threads, thread_name_prefix="wfregistry-call")
+        self._lock = threading.Lock()
+        self._workers: dict[tuple[str, str, str], _Worker] = {}
+        self._closed = False
+
+    def submit(self, package: PackageInfo, request: TaskRequest, on_done: OnDone) -> None:
+        """Run one task attempt of ``package`` in its worker; ``on_done`` gets the outcome.
+
+        The worker is started if it is not running; the run waits until it has
+        loaded. Never raises for a worker problem: that becomes a failed outcome.
+        """
+        run = _Run(request, on_done)
+        key = (package.tenant, package.name, package.version)
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("the worker pool is closed")
+                worker = self._workers.get(key)
+                if worker is None or not worker.accepting():
+                    try:
+                        worker = _Worker(self, package)
+                    except OSError as exc:
+                        on_done(TaskOutcome("failed", error=f"cannot start a worker for "
+                                            f"{package.label}: {exc}", retryable=True))
+                        return
+                    self._workers[key] = worker
+            if worker.submit(run):
+                return
+
+    def cancel_execution(self, tenant_or_execution_id: str, execution_id: str | None = None) -> None:
+        """Mark an execution cancelled in the workers: its running tasks see ``is_cancelled``.
+
+        Call as ``cancel_execution(tenant, execution_id)`` (that tenant's workers
+        only) or ``cancel_execution(execution_id)`` (every worker).
+        """
+        tenant: str | None = tenant_or_execution_id
+        if execution_id is None:
+            tenant, execution_id = None, tenant_or_execution_id
+        for worker in self._live():
+            if tenant is None or worker.key[0] == tenant:
+                worker.send({"op": "cancel", "execution_id": execution_id})
+
+    def stop_version(self, tenant: str, name: str, version: str, *, timeout: float = _STOP_GRACE) -> None:
+        """Stop the worker of one version: in-flight runs get ``timeout`` seconds to finish."""
+        with self._lock:
+            worker = self._workers.pop((tenant, name, version), None)
+        if worker is not None:
+            worker.stop(timeout)
+
+    def live_workers(self) -> dict[str, int]:
+        """``tenant::package@version`` -> pid of every worker process running now."""
+        return {w.label: w.pid for w in self._live()}
+
+    def trial_load(self, install_dir: Path, package_name: str, manifest: Manifest) -> None:
+        """Load a package in a throwaway worker and check it; see `wfregistry.worker.trial_load`.
+
+        Raises:
+            LoadError: naming the package and the reason.
+        """
+        log_path = self.log_dir / f"trial__{package_name}__{manifest.version}.log"
+        trial_load(install_dir, package_name, manifest, timeout=self.load_timeout, log_path=log_path)
+
+    def close(self, *, timeout: float = _STOP_GRACE) -> None:
+        """Stop every worker (in-flight runs get ``timeout`` seconds) and the call threads."""
+        with self._lock:
+            self._closed = True
+            workers, self._workers = list(self._workers.values()), {}
+        threads = [threading.Thread(target=w.stop, args=(timeout,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self._calls.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _live(self) -> list[_Worker]:
+        with self._lock:
+            return [w for w in self._workers.values() if w.accepting()]
+
+    def _forget(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._workers.get(worker.key) is worker:
+                del self._workers[worker.key]
+
+
