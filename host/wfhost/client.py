@@ -40,16 +40,20 @@ class Client:
     Args:
         home: the host's home directory (default ``$WFHOST_HOME`` or the user data dir).
         database_url: a SQLAlchemy URL (default ``$WFHOST_DATABASE_URL`` or SQLite in home).
-        tenant: the tenant acted for when a call does not name one.
+        tenant: the tenant acted for when a call does not name one. A client
+            with no tenant acts for the tenant a full name
+            (``tenant::package::workflow``) names, else for ``default``; one
+            with a tenant refuses names of other tenants.
         engine, catalog, on_change: given by a `Host` to share its own; a
             standalone client creates (and owns) its engine.
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
-                 tenant: str = "default", engine: Engine | None = None,
+                 tenant: str | None = None, engine: Engine | None = None,
                  catalog: Catalog | None = None, on_change: Callable[[], None] | None = None) -> None:
         self.home = Path(home) if home else default_home()
-        self.tenant = tenant
+        self.tenant = tenant or "default"
+        self._acting_for = tenant
         self._owns_engine = engine is None
         if engine is None:
             engine = open_engine(resolve_url(self.home, database_url))
@@ -91,9 +95,9 @@ class Client:
         Returns its id. Scheduling an existing id with the same workflow and
         input returns that execution (idempotent).
         """
-        owner = self._tenant(tenant)
-        if workflow.count("::") == 2:
-            owner = workflow.split("::", 1)[0]
+        owner = tenant or self._acting_for
+        if owner is None:
+            owner = workflow.split("::", 1)[0] if workflow.count("::") == 2 else self.tenant
         target = self.catalog.resolve(owner, workflow)
         if input is not None and not isinstance(input, Mapping):
             raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")

@@ -51,12 +51,13 @@ class Host:
         max_concurrency: task attempts run at once by this host.
         tenant_concurrency: attempts one tenant may run at once on this host.
         load_timeout: seconds a package's worker may take to load.
-        tenant: the default tenant of `client`.
+        tenant: the tenant `client` acts for (see `Client`); plain-Python
+            workflows are added for it (``default`` if none).
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
-                 load_timeout: float = 30.0, tenant: str = "default") -> None:
+                 load_timeout: float = 30.0, tenant: str | None = None) -> None:
         from wfregistry import Registry, extension_manager
 
         self.home = Path(home) if home else default_home()

@@ -1,0 +1,178 @@
+"""Packaged workflows through a real Host: tenants, isolation, crashes and hot swap, no restart.
+
+Author projects are written and built here (real wheels, real signatures);
+the host runs them only in worker processes.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.packages import TestKey, make_key
+from support.waiting import task_state
+
+from wfhost import Host
+from wfpkg.build import build_package
+
+WORKFLOWS = '''
+"""Shop {version} ({marker})."""
+import importlib.metadata
+import os
+import time
+from pathlib import Path
+
+from wfpkg import Context, RetryPolicy, Workflow, hookimpl
+
+order = Workflow("order")
+
+
+def _me() -> dict:
+    return {{"version": importlib.metadata.version("shop"), "marker": "{marker}", "pid": os.getpid()}}
+
+
+@order.task()
+def prepare(ctx: Context) -> None:
+    ctx["prepared_by"] = _me()
+
+
+@order.task(depends_on=[prepare])
+def hold(ctx: Context) -> None:
+    gate = ctx.get("gate")
+    deadline = time.monotonic() + 30
+    while gate and not Path(gate).exists():  # held in flight until the test opens the gate
+        if time.monotonic() > deadline:
+            raise TimeoutError("gate never opened")
+        time.sleep(0.01)
+    ctx["held_by"] = _me()
+
+
+crashy = Workflow("crashy")
+
+
+@crashy.task(retry=RetryPolicy(attempts=2, backoff=0.01))
+def die_once(ctx: Context) -> None:
+    if ctx.attempt == 1:
+        os._exit(1)
+    ctx["survived_on"] = ctx.attempt
+
+
+@hookimpl
+def wfhost_workflows():
+    return [order, crashy]
+'''
+
+PYPROJECT = '''
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "shop"
+version = "{version}"
+requires-python = ">=3.10"
+
+[project.entry-points.wfhost]
+shop = "shop.workflows"
+
+[tool.setuptools]
+packages = ["shop"]
+
+[tool.wfpkg]
+sdk = ">=0.1,<0.2"
+'''
+
+
+def build_shop(root: Path, key: TestKey, version: str, marker: str) -> Path:
+    src = root / f"shop-{version}-{marker}"
+    (src / "shop").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT.format(version=version)))
+    (src / "shop" / "__init__.py").write_text("")
+    (src / "shop" / "workflows.py").write_text(WORKFLOWS.format(version=version, marker=marker))
+    return build_package(src, key.private, out_dir=root / "dist" / marker)
+
+
+@pytest.fixture(scope="module")
+def shops(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestKey, dict[str, Path]]:
+    root = tmp_path_factory.mktemp("shops")
+    key = make_key(root)
+    return key, {
+        "acme1": build_shop(root, key, "1.0.0", "acme"),
+        "acme2": build_shop(root, key, "2.0.0", "acme"),
+        "globex1": build_shop(root, key, "1.0.0", "globex"),
+    }
+
+
+@pytest.fixture
+def host(tmp_path: Path, shops: tuple[TestKey, dict[str, Path]]) -> Host:
+    key, built = shops
+    with Host(home=tmp_path / "home") as h:
+        for tenant in ("acme", "globex"):
+            h.client.create_tenant(tenant)
+            h.client.trust(tenant, key.pub_path.read_text())
+        h.client.register(built["acme1"], tenant="acme")
+        h.client.register(built["globex1"], tenant="globex")
+        yield h
+
+
+def test_hot_swap_sends_new_executions_to_v2_while_v1_finishes_on_v1(
+        host: Host, shops: tuple[TestKey, dict[str, Path]], tmp_path: Path) -> None:
+    _key, built = shops
+    gate = tmp_path / "gate-open"
+    c = host.client
+    inflight = c.schedule("acme::shop::order", {"gate": str(gate)}, id="acme-1", tenant="acme")
+    theirs = c.schedule("globex::shop::order", {"gate": str(gate)}, id="globex-1", tenant="globex")
+    task_state(c, inflight, "hold", "running", tenant="acme")
+    task_state(c, theirs, "hold", "running", tenant="globex")
+
+    c.register(built["acme2"], tenant="acme")  # while acme-1 is in flight on 1.0.0
+    fresh = c.schedule("acme::shop::order", {}, id="acme-2", tenant="acme")
+    done_fresh = host.wait(fresh, tenant="acme", timeout=60)
+    assert done_fresh["status"] == "succeeded", done_fresh["error"]
+    assert done_fresh["version"] == "2.0.0"
+    assert done_fresh["output"]["held_by"]["version"] == "2.0.0"
+
+    gate.touch()
+    old = host.wait(inflight, tenant="acme", timeout=60)
+    other = host.wait(theirs, tenant="globex", timeout=60)
+    assert old["status"] == "succeeded" and old["version"] == "1.0.0"
+    assert old["output"]["prepared_by"]["version"] == old["output"]["held_by"]["version"] == "1.0.0"
+    assert other["status"] == "succeeded"
+    assert other["output"]["held_by"]["marker"] == "globex"
+    # Each tenant+version ran in its own process, and never in the host's.
+    pids = {old["output"]["held_by"]["pid"], done_fresh["output"]["held_by"]["pid"],
+            other["output"]["held_by"]["pid"]}
+    assert len(pids) == 3
+    assert "shop" not in sys.modules and "shop.workflows" not in sys.modules
+
+
+def test_pinned_version_runs_after_a_newer_one_is_active(
+        host: Host, shops: tuple[TestKey, dict[str, Path]]) -> None:
+    _key, built = shops
+    host.client.register(built["acme2"], tenant="acme")
+    pinned = host.client.schedule("acme::shop@1.0.0::order", {}, tenant="acme")
+    state = host.wait(pinned, tenant="acme", timeout=60)
+    assert state["version"] == "1.0.0" and state["output"]["held_by"]["version"] == "1.0.0"
+
+
+def test_a_task_that_kills_its_worker_is_retried_and_others_keep_running(host: Host) -> None:
+    c = host.client
+    crash = c.schedule("acme::shop::crashy", {}, tenant="acme")
+    other = c.schedule("globex::shop::order", {}, tenant="globex")
+    state = host.wait(crash, tenant="acme", timeout=60)
+    assert state["status"] == "succeeded", state["error"]
+    assert state["output"] == {"survived_on": 2}
+    retried = [e for e in c.history(crash, tenant="acme") if e["kind"] == "task_retrying"]
+    assert len(retried) == 1 and "died" in retried[0]["error"]
+    assert host.wait(other, tenant="globex", timeout=60)["status"] == "succeeded"
+
+
+def test_a_tenant_cannot_name_another_tenants_package(host: Host) -> None:
+    from wfhost import InvalidRequest, NotFound
+
+    with pytest.raises(InvalidRequest, match="belongs to tenant 'globex'"):
+        host.client.schedule("globex::shop::order", {}, tenant="acme")
+    with pytest.raises(NotFound):
+        host.client.status("globex-1", tenant="acme")
