@@ -46,6 +46,7 @@ class Catalog:
         self.registry = registry
         self._local: dict[tuple[str, str, str], Workflow] = {}
         self._plans: dict[tuple[object, str], WorkflowPlan] = {}
+        self._packages: dict[int, PackageInfo] = {}
         self._lock = threading.Lock()
 
     def add_local(self, workflow: Workflow, tenant: str, package: str = LOCAL_PACKAGE) -> None:
@@ -63,7 +64,10 @@ class Catalog:
         """The registered package version (for dispatching to its worker)."""
         if self.registry is None:
             raise NotFound(f"package version {version_id} is not known to this host")
-        return self.registry.get(version_id)
+        info = self._packages.get(version_id)
+        if info is None:  # a version's files and manifest never change once registered
+            info = self._packages[version_id] = self.registry.get(version_id)
+        return info
 
     def resolve(self, tenant: str, name: str, *, package: str | None = None,
                 version: str | None = None, version_id: int | None = None) -> Target:

@@ -67,19 +67,25 @@ class Settings:
 
     home: Path | None
     db: str | None
-    tenant: str
+    #: ``None`` when not given: a full name (``tenant::package::workflow``) then picks it.
+    given_tenant: str | None
+
+    @property
+    def tenant(self) -> str:
+        """The tenant acted for (``default`` if none was given)."""
+        return self.given_tenant or "default"
 
     def client(self) -> Any:
         """A standalone client on this store (the caller closes it)."""
         from .client import Client
 
-        return Client(self.home, self.db, tenant=self.tenant)
+        return Client(self.home, self.db, tenant=self.given_tenant)
 
     def host(self, **kwargs: Any) -> Any:
         """A host on this store, not started (the caller closes it)."""
         from .host import Host
 
-        return Host(self.home, self.db, tenant=self.tenant, **kwargs)
+        return Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
 
 
 class BadInput(InvalidRequest):
@@ -163,7 +169,7 @@ def _client(ctx: typer.Context) -> Iterator[Any]:
 
 def _settings(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings(None, None, "default")
+    return obj if isinstance(obj, Settings) else Settings(None, None, None)
 
 
 def _json_arg(value: str | None, what: str) -> Any:
@@ -205,14 +211,14 @@ def root(
     db: Annotated[Optional[str], typer.Option(  # noqa: UP007
         "--db", envvar="WFHOST_DATABASE_URL", show_envvar=True,
         help="Database URL (sqlite:///..., postgresql+psycopg://...) (default: SQLite in home).")] = None,
-    tenant: Annotated[str, typer.Option(
+    tenant: Annotated[Optional[str], typer.Option(  # noqa: UP007
         "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
-        help="The tenant to act for.")] = "default",
+        help="The tenant to act for (default: 'default', or the one a full workflow name gives).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run signed workflow packages durably: register, schedule, signal, watch."""
-    ctx.obj = Settings(home, db or None, tenant)
+    ctx.obj = Settings(home, db or None, tenant or None)
 
 
 # -- tenants and trust ----------------------------------------------------------------------------
@@ -343,10 +349,11 @@ def unregister(
 # -- executions --------------------------------------------------------------------------------
 
 
-def _embedded_wait(settings: Settings, eid: str, timeout: float | None) -> dict[str, Any]:
+def _embedded_wait(settings: Settings, eid: str, tenant: str,
+                   timeout: float | None) -> dict[str, Any]:
     host = settings.host().start()
     try:
-        return host.wait(eid, timeout=timeout)  # type: ignore[no-any-return]
+        return host.wait(eid, tenant=tenant, timeout=timeout)  # type: ignore[no-any-return]
     finally:
         host.close()
 
@@ -388,15 +395,18 @@ def schedule(
             else:
                 typer.echo(eid)
             return
+        # The tenant the execution belongs to: --tenant, else the one a full name gives.
+        owner = settings.given_tenant or (name.split("::", 1)[0] if name.count("::") == 2
+                                          else settings.tenant)
         hosts = live_hosts(client.engine)
         # Bound the wait only when the execution itself is bounded (its timeout ends it).
         bound = None if timeout is None else timeout + 30.0
         if hosts:
             err.print(f"[dim]{escape(eid)}: waiting for a running host[/dim]")
-            status = client.wait(eid, timeout=bound)
+            status = client.wait(eid, tenant=owner, timeout=bound)
     if not hosts:
         err.print(f"[dim]{escape(eid)}: no host running; running it here[/dim]")
-        status = _embedded_wait(settings, eid, bound)
+        status = _embedded_wait(settings, eid, owner, bound)
     _finish(status, as_json)
 
 
@@ -434,7 +444,7 @@ def watch(
                 state = client.status(execution_id)
                 live.update(render.progress_view(state))
     if state["status"] == "succeeded" and state.get("output") is not None:
-        out.print(render.result_view(state).renderables[-1])  # type: ignore[attr-defined]
+        out.print(render.output_view(state["output"]))
     if state["status"] != "succeeded":
         raise typer.Exit(1)
 

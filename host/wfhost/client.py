@@ -16,7 +16,7 @@ hosts on this machine, so a host picks up new work at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ._db import now
 from .catalog import Catalog
 from .errors import HostError, InvalidRequest, NotFound
 from .notify import notify_hosts
-from .store import default_home, migrate, open_engine, resolve_url
+from .store import default_home, migrate, open_engine, reader, resolve_url
 
 __all__ = ["Client"]
 
@@ -59,6 +59,7 @@ class Client:
             engine = open_engine(resolve_url(self.home, database_url))
             migrate(engine)
         self.engine = engine
+        self._reader = reader(engine)
         if catalog is None:
             from wfregistry import Registry
 
@@ -95,20 +96,38 @@ class Client:
         Returns its id. Scheduling an existing id with the same workflow and
         input returns that execution (idempotent).
         """
+        return self.schedule_many(workflow, [input or {}], ids=[id], tenant=tenant,
+                                  timeout=timeout)[0]
+
+    def schedule_many(self, workflow: str, inputs: Sequence[Mapping[str, Any]], *,
+                      ids: Sequence[str | None] | None = None, tenant: str | None = None,
+                      timeout: float | None = None) -> list[str]:
+        """Start one execution per input, all in one transaction (all or none); returns their ids."""
         owner = tenant or self._acting_for
         if owner is None:
             owner = workflow.split("::", 1)[0] if workflow.count("::") == 2 else self.tenant
         target = self.catalog.resolve(owner, workflow)
-        if input is not None and not isinstance(input, Mapping):
-            raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")
+        ids = list(ids) if ids is not None else [None] * len(inputs)
+        if len(ids) != len(inputs):
+            raise InvalidRequest(f"{len(inputs)} inputs but {len(ids)} ids")
+        for item in inputs:
+            if not isinstance(item, Mapping):
+                raise InvalidRequest(
+                    f"execution input must be a JSON object, not {type(item).__name__}")
+        created_any = False
+        out = []
         with self.engine.begin() as conn:
-            created = ops.create_execution(
-                conn, tenant=owner, plan=target.plan, package=target.package,
-                version=target.version, package_version_id=target.package_version_id,
-                input=dict(input or {}), at=now(), execution_id=id, timeout=timeout)
-        if created.created:
+            at = now()
+            for item, eid in zip(inputs, ids):
+                created = ops.create_execution(
+                    conn, tenant=owner, plan=target.plan, package=target.package,
+                    version=target.version, package_version_id=target.package_version_id,
+                    input=dict(item), at=at, execution_id=eid, timeout=timeout)
+                created_any |= created.created
+                out.append(created.id)
+        if created_any:
             self._on_change()
-        return created.id
+        return out
 
     def signal(self, execution_id: str, name: str, payload: Any = None, *,
                tenant: str | None = None, sender: str = "client") -> None:
@@ -128,19 +147,19 @@ class Client:
 
     def status(self, execution_id: str, *, tenant: str | None = None) -> dict[str, Any]:
         """The execution, its tasks (with what waiting ones wait for) and its children."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return ops.execution_status(conn, self._tenant(tenant), execution_id)
 
     def history(self, execution_id: str, *, tenant: str | None = None) -> list[dict[str, Any]]:
         """The execution's event log, oldest first."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return ops.execution_history(conn, self._tenant(tenant), execution_id)
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
                    workflow: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Executions, newest first (all tenants if ``tenant`` is ``"*"``)."""
         owner = None if tenant == "*" else self._tenant(tenant)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return ops.list_executions(conn, owner, status, workflow, limit)
 
     def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,

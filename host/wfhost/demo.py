@@ -66,7 +66,8 @@ class DemoResult:
         key_id: the id of the signing key it created.
         packages: the registered versions (`wfregistry.PackageInfo`).
         runs: the executions, in order.
-        skipped: ``(sample, reason)`` for samples not built or not run.
+        skipped: ``(sample, reason)`` for samples not found.
+        registered_only: samples registered that the demo runs nothing of.
     """
 
     home: Path
@@ -74,6 +75,7 @@ class DemoResult:
     packages: list[Any] = field(default_factory=list)
     runs: list[DemoRun] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    registered_only: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -160,7 +162,7 @@ def run_demo(home: Path, samples: Path, progress: Progress | None = None) -> Dem
                 result.runs.extend(scenario(host, registered[name], say))
         for name in SAMPLES:
             if name in registered and name not in _SCENARIOS:
-                result.skipped.append((name, "registered; no demo execution"))
+                result.registered_only.append(name)
     finally:
         host.close()
     return result
@@ -184,15 +186,17 @@ def _workflow(info: Any, preferred: tuple[str, ...]) -> str:
 
 def _run(host: Any, title: str, workflow: str, input: Mapping[str, Any], say: Progress, *,  # noqa: A002
          note: str = "", expected: str = "succeeded",
-         drive: Callable[[str], str] | None = None, pick: str | None = None) -> DemoRun:
+         drive: Callable[[str], str] | None = None, pick: tuple[str, ...] = ()) -> DemoRun:
     eid = host.client.schedule(workflow, dict(input))
     say(f"{title}: started {eid}")
     if drive is not None:
         note = drive(eid) or note
     status = host.wait(eid, timeout=RUN_TIMEOUT)
     say(f"{title}: {status['status']}")
-    output = status.get("output") or {}
-    highlight = output.get(pick) if pick and isinstance(output, dict) else None
+    output = status.get("output")
+    highlight = ({k: output[k] for k in pick if k in output} or None) if isinstance(output, dict) else None
+    if highlight and len(highlight) == 1:
+        (highlight,) = highlight.values()
     return DemoRun(title, eid, status, expected, note, highlight)
 
 
@@ -218,36 +222,38 @@ def _data_processing(host: Any, info: Any, say: Progress) -> list[DemoRun]:
     wf = f"{info.name}::{_workflow(info, ('data_processing', 'pipeline'))}"
     return [_run(host, "data_processing: collect → process → report", wf,
                  {"sources": ["sensors", "orders", "weblogs"], "fail_first_attempts": 1}, say,
-                 note="process_data fails its first attempt and is retried", pick="final_report")]
+                 note="process_data fails its first attempt and is retried",
+                 pick=("final_report",))]
 
 
 def _purchase_approval(host: Any, info: Any, say: Progress) -> list[DemoRun]:
     wf = f"{info.name}::{_workflow(info, ('purchase_approval', 'approval', 'order'))}"
+    outbox = host.home / "approval-requests.jsonl"
 
     def approve(eid: str) -> str:
         name = _wait_for_signal_wait(host, eid)
         if name is None:
             return "finished without waiting for a signal"
-        payload = {"approved": True, "approver": "demo@example.com", "by": "demo@example.com",
-                   "reason": "approved by the demo"}
-        say(f"large order: {eid} waits for signal {name!r}; sending it")
-        host.client.signal(eid, name, payload)
-        return f"waited for signal {name!r}; the demo sent it (approved)"
+        say(f"large order: {eid} waits for signal {name!r}; approving it")
+        host.client.signal(eid, name, {"approved": True, "approver": "ada@example.com"})
+        return f"waited for signal {name!r}; the demo sent it: approved by ada@example.com"
 
-    small = {"order_id": "PO-1001", "amount": 50, "total": 50, "items": [{"sku": "pen", "qty": 10}]}
-    large = {"order_id": "PO-1002", "amount": 25000, "total": 25000,
-             "items": [{"sku": "server", "qty": 5}]}
+    pick = ("decision", "approver", "order_status", "total")
     return [
-        _run(host, "purchase_approval: small order", wf, small, say,
-             note="below the threshold: approved automatically"),
-        _run(host, "purchase_approval: large order", wf, large, say, drive=approve),
+        _run(host, "purchase_approval: small order", wf,
+             {"order_id": "PO-1001", "cost": 25, "quantity": 4}, say,
+             note="total 100, under the threshold of 1000: approved at once", pick=pick),
+        _run(host, "purchase_approval: large order", wf,
+             {"order_id": "PO-1002", "cost": 1200, "quantity": 5, "outbox": str(outbox)}, say,
+             drive=approve, pick=pick),
     ]
 
 
 def _child_workflows(host: Any, info: Any, say: Progress) -> list[DemoRun]:
-    wf = f"{info.name}::{_workflow(info, ('fan_out', 'fanout', 'parent', 'map_reduce'))}"
-    return [_run(host, f"child_workflows: {wf.split('::')[-1]}", wf, {}, say,
-                 note="a parent starting children and awaiting them")]
+    wf = f"{info.name}::{_workflow(info, ('fan_out_fan_in', 'fan_out', 'parent'))}"
+    return [_run(host, "child_workflows: fan-out / fan-in", wf, {"items": [1, 2, 3, -4, 5]}, say,
+                 note="a child per item; the child of -4 fails and the parent counts it",
+                 pick=("succeeded", "failed", "total"))]
 
 
 _SCENARIOS: dict[str, Callable[[Any, Any, Progress], list[DemoRun]]] = {

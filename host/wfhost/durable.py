@@ -20,7 +20,7 @@ from wfpkg import Cancelled
 from wfpkg.runtime import Backend, Suspended
 
 from ._db import E, J, T, dumps, now
-from .catalog import Catalog
+from .catalog import Catalog, Target
 from .errors import Conflict, HostError, InvalidRequest, NotFound
 from .executions import create_execution, request_cancel, send_signal
 from .waits import describe, open_wait, try_resolve
@@ -66,6 +66,9 @@ class DurableCalls:
         """Perform call ``seq`` of ``run`` once; see `wfpkg.runtime.Backend.execute`."""
         suspend: dict[str, Any] | None = None
         changed = False
+        # Resolve a child's workflow before taking the write lock: the registry reads the same
+        # store, and on SQLite (BEGIN IMMEDIATE) that read would wait on this very transaction.
+        target = self._resolve_child(run, request) if kind == "start_child" else None
         with self._engine.begin() as conn:
             done = conn.execute(select(J.c.result).where(
                 J.c.execution_uid == run.uid, J.c.task_id == run.task_id, J.c.seq == seq)).first()
@@ -106,7 +109,7 @@ class DurableCalls:
                 except HostError as exc:
                     result = _envelope(exc)
             elif kind == "start_child":
-                result = self._start_child(conn, run, seq, request, at)
+                result = self._start_child(conn, run, seq, request, at, target)
                 changed = True
             else:
                 raise InvalidRequest(f"unknown durable call kind {kind!r}")
@@ -119,12 +122,19 @@ class DurableCalls:
             raise Suspended(suspend)
         return result
 
+    def _resolve_child(self, run: RunRef, request: dict[str, Any]) -> Target | HostError:
+        try:
+            return self._catalog.resolve(run.tenant, str(request["workflow"]), package=run.package,
+                                         version=run.version, version_id=run.package_version_id)
+        except HostError as exc:
+            return exc
+
     def _start_child(self, conn: Any, run: RunRef, seq: int, request: dict[str, Any],
-                     at: float) -> dict[str, Any]:
+                     at: float, target: Target | HostError | None) -> dict[str, Any]:
         child_id = request.get("id") or f"{run.execution_id}.{run.task_id}.{seq}"
         try:
-            target = self._catalog.resolve(run.tenant, str(request["workflow"]), package=run.package,
-                                           version=run.version, version_id=run.package_version_id)
+            if isinstance(target, HostError) or target is None:
+                raise target or InvalidRequest("no child workflow resolved")
             created = create_execution(
                 conn, tenant=run.tenant, plan=target.plan, package=target.package,
                 version=target.version, package_version_id=target.package_version_id,

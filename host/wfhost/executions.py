@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from wfpkg import InvalidName
@@ -36,6 +36,18 @@ __all__ = [
 ]
 
 MAX_PAYLOAD_BYTES = 256 * 1024
+
+# Creating executions is on the hot path of `schedule`: plain SQL, compiled once.
+_SQL_INSERT_EXECUTION = text(
+    "INSERT INTO executions (uid, tenant, id, package, workflow, package_version_id, version, "
+    "input, status, run_no, parent_uid, parent_task, retries_left, timeout, deadline, "
+    "cancel_requested, created_at) VALUES (:uid, :tenant, :id, :package, :workflow, :pvid, "
+    ":version, :input, 'pending', 1, :parent, :ptask, :retries, :timeout, :deadline, FALSE, :at)")
+_SQL_INSERT_TASK = text(
+    "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before) "
+    "VALUES (:u, :t, :p, :s, 0, 0)")
+_SQL_EVENT = text(
+    "INSERT INTO events (execution_uid, at, kind, task_id, detail) VALUES (:u, :at, :k, :t, :d)")
 
 
 class Created:
@@ -89,7 +101,7 @@ def create_execution(
     """
     if not isinstance(input, dict):
         raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")
-    text = check_payload(input, "execution input")
+    payload = check_payload(input, "execution input")
     if execution_id is not None:
         try:
             check_execution_id(execution_id)
@@ -98,7 +110,7 @@ def create_execution(
         existing = conn.execute(select(E.c.uid, E.c.package, E.c.workflow, E.c.input).where(
             E.c.tenant == tenant, E.c.id == execution_id)).first()
         if existing is not None:
-            if (existing.package, existing.workflow, existing.input) != (package, plan.name, text):
+            if (existing.package, existing.workflow, existing.input) != (package, plan.name, payload):
                 raise Conflict(
                     f"execution id {execution_id!r} already exists for "
                     f"{existing.package}::{existing.workflow} with other input"
@@ -107,29 +119,26 @@ def create_execution(
     uid = uuid.uuid4().hex
     eid = execution_id or uid
     limit = timeout if timeout is not None else plan.timeout
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(E).values(
-                uid=uid, tenant=tenant, id=eid, package=package, workflow=plan.name,
-                package_version_id=package_version_id, version=version, input=text,
-                status="pending", run_no=1, parent_uid=parent_uid, parent_task=parent_task,
-                retries_left=retries, timeout=limit, deadline=at + limit if limit else None,
-                created_at=at))
-    except IntegrityError:  # another client created the same id just now
-        row = find_execution(conn, tenant, eid)
-        return Created(row.uid, eid, False)
-    _insert_tasks(conn, uid, plan)
-    add_event(conn, uid, "scheduled", at=at, workflow=f"{package}::{plan.name}", version=version,
-              parent=parent_uid)
-    return Created(uid, eid, True)
-
-
-def _insert_tasks(conn: Connection, uid: str, plan: WorkflowPlan) -> None:
-    conn.execute(insert(T), [
-        {"execution_uid": uid, "task_id": t.id, "position": t.position,
-         "state": "ready" if not t.depends_on else "pending", "attempt": 0, "not_before": 0.0}
+    row = {"uid": uid, "tenant": tenant, "id": eid, "package": package, "workflow": plan.name,
+           "pvid": package_version_id, "version": version, "input": payload, "parent": parent_uid,
+           "ptask": parent_task, "retries": retries, "timeout": limit,
+           "deadline": at + limit if limit else None, "at": at}
+    if execution_id is None:  # a fresh uid cannot collide
+        conn.execute(_SQL_INSERT_EXECUTION, row)
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(_SQL_INSERT_EXECUTION, row)
+        except IntegrityError:  # another client created the same id just now
+            found = find_execution(conn, tenant, eid)
+            return Created(found.uid, eid, False)
+    conn.execute(_SQL_INSERT_TASK, [
+        {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending"}
         for t in plan.tasks.values()
     ])
+    conn.execute(_SQL_EVENT, {"u": uid, "at": at, "k": "scheduled", "t": None, "d": dumps(
+        {"workflow": f"{package}::{plan.name}", "version": version, "parent": parent_uid})})
+    return Created(uid, eid, True)
 
 
 def request_cancel(conn: Connection, tenant: str, execution_id: str, by: str,

@@ -13,11 +13,13 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 
 from ._db import H, now
+from .store import reader
 
 __all__ = ["WakeListener", "live_hosts", "notify_hosts"]
 
@@ -38,7 +40,7 @@ def live_hosts(engine: Engine) -> list[tuple[str, int | None]]:
     """Hosts that are running now: ``(host id, wake port)`` (port ``None`` if on another machine)."""
     me = socket.gethostname()
     out = []
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.wake_port)
                             .where(H.c.stopped.is_(False))).all()
     for r in rows:
@@ -52,10 +54,22 @@ def live_hosts(engine: Engine) -> list[tuple[str, int | None]]:
     return out
 
 
+_recent: dict[int, tuple[float, list[tuple[str, int | None]]]] = {}
+_CACHE_SECONDS = 1.0
+
+
 def notify_hosts(engine: Engine, exclude: str | None = None) -> int:
-    """Send a wake-up to every live host on this machine; returns how many were told."""
+    """Send a wake-up to every live host on this machine; returns how many were told.
+
+    The list of hosts is cached for a second: a host that started within that
+    second learns of the work at its next scan instead.
+    """
     told = 0
-    targets = [port for hid, port in live_hosts(engine) if port and hid != exclude]
+    cached = _recent.get(id(engine))
+    if cached is None or cached[0] < time.monotonic():
+        cached = (time.monotonic() + _CACHE_SECONDS, live_hosts(engine))
+        _recent[id(engine)] = cached
+    targets = [port for hid, port in cached[1] if port and hid != exclude]
     if not targets:
         return 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

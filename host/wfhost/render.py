@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
@@ -34,6 +36,7 @@ __all__ = [
     "fmt_duration",
     "fmt_time",
     "keys_table",
+    "output_view",
     "out",
     "package_json",
     "packages_table",
@@ -45,8 +48,18 @@ __all__ = [
     "to_json",
 ]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _width(stream: Any) -> int | None:
+    # Piped output is read by people too (less, CI logs): don't squeeze it into 80 columns.
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty or os.environ.get("COLUMNS") else 160
+
+
+out = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 STATE_STYLES: dict[str, str] = {
     "pending": "dim",
@@ -142,13 +155,14 @@ def _execution_duration(status: Mapping[str, Any]) -> float | None:
 
 def status_tree(status: Mapping[str, Any]) -> Tree:
     """An execution: header, each task (state, attempts, duration, error, wait), children."""
-    head = (f"[bold]{escape(status['id'])}[/bold]  {escape(status['workflow'])}"
-            f"{'@' + escape(status['version']) if status.get('version') else ''}  "
+    head = (f"[bold]{escape(status['workflow'])}"
+            f"{'@' + escape(status['version']) if status.get('version') else ''}[/bold]  "
             f"{state(status['status'])}")
     if status.get("cancel_requested") and status["status"] not in TERMINAL:
         head += "  [red](cancel requested)[/red]"
     tree = Tree(head)
     facts = Table.grid(padding=(0, 2))
+    facts.add_row("[dim]id[/dim]", escape(status["id"]))
     facts.add_row("[dim]tenant[/dim]", escape(status.get("tenant") or "-"))
     facts.add_row("[dim]created[/dim]", fmt_time(status.get("created_at")))
     if status.get("started_at"):
@@ -191,12 +205,21 @@ def status_tree(status: Mapping[str, Any]) -> Tree:
 def result_view(status: Mapping[str, Any]) -> RenderableType:
     """A finished execution: its tree and, if it succeeded, its output."""
     parts: list[RenderableType] = [status_tree(status)]
-    if status.get("output") is not None and status["status"] == "succeeded":
-        from rich.json import JSON
-
-        parts.append(Text("output", style="dim"))
-        parts.append(JSON(json.dumps(status["output"], default=str)))
+    output = status.get("output")
+    if output is not None and status["status"] == "succeeded":
+        parts.append(output_view(output))
     return Group(*parts)
+
+
+def output_view(output: Any) -> RenderableType:
+    """An execution's output, one line per top-level key (``--json`` shows all of it)."""
+    if not isinstance(output, Mapping):
+        return Text.from_markup(f"[dim]output[/dim]  {escape(_short(output, 200))}")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("[dim]output[/dim]", "")
+    for key, value in output.items():
+        grid.add_row(f"  {escape(str(key))}", escape(_short(value, 100)))
+    return grid
 
 
 def progress_view(status: Mapping[str, Any]) -> RenderableType:
@@ -298,9 +321,12 @@ def demo_report(result: DemoResult) -> RenderableType:
         parts.append(Text(""))
     for name, why in result.skipped:
         parts.append(Text.from_markup(f"[yellow]skipped[/yellow] {escape(name)}: {escape(why)}"))
+    if result.registered_only:
+        parts.append(Text.from_markup(
+            f"[dim]also registered, to try by hand: {escape(', '.join(result.registered_only))}[/dim]"))
     home = str(result.home)
     parts.append(Text.from_markup(
-        "[bold]try it yourself[/bold]\n"
+        "\n[bold]try it yourself[/bold]\n"
         f"  export WFHOST_HOME={escape(home)} WFHOST_TENANT=demo\n"
         "  wfhost executions\n"
         f"  wfhost status {escape(result.runs[0].execution_id) if result.runs else 'ID'}\n"

@@ -69,6 +69,10 @@ _SQL_MAKE_READY = text(
 _SQL_COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
 _SQL_EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
 _SQL_SET_STATUS = text("UPDATE executions SET status=:s WHERE uid=:u")
+_SQL_TASK_RESULTS = text(
+    "SELECT task_id, state, output, error, attempt FROM task_runs WHERE execution_uid=:u")
+_SQL_FINISH = text(
+    "UPDATE executions SET status=:s, output=:o, error=:e, finished_at=:at WHERE uid=:u")
 _SQL_READY = (
     "SELECT t.execution_uid, t.task_id, t.attempt, e.tenant, e.id, e.package, e.workflow, "
     "e.version, e.package_version_id, e.input, e.status "
@@ -358,6 +362,7 @@ class Scheduler:
         else:
             values["retries_left"] = ex.retries_left - 1
         conn.execute(update(E).where(E.c.uid == uid).values(**values))
+        self._executions.pop(uid, None)
         self._event(uid, why, None, at, run=ex.run_no + 1)
 
     # -- settling executions -----------------------------------------------------------
@@ -386,9 +391,7 @@ class Scheduler:
     def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
                 touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
         plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
-        rows = {r.task_id: r for r in conn.execute(select(
-            T.c.task_id, T.c.state, T.c.output, T.c.error, T.c.attempt).where(
-            T.c.execution_uid == ex.uid))}
+        rows = {r.task_id: r for r in conn.execute(_SQL_TASK_RESULTS, {"u": ex.uid})}
         output: dict[str, Any] = {}
         error = None
         for task_id in plan.order:
@@ -408,9 +411,9 @@ class Scheduler:
         if status == "failed" and ex.retries_left > 0 and not ex.cancel_requested:
             self._restart(conn, ex.uid, None, at, "retried")
             return
-        conn.execute(update(E).where(E.c.uid == ex.uid).values(
-            status=status, output=dumps(output) if status == "succeeded" else None,
-            error=error, finished_at=at))
+        conn.execute(_SQL_FINISH, {"u": ex.uid, "s": status, "e": error, "at": at,
+                                   "o": dumps(output) if status == "succeeded" else None})
+        self._executions.pop(ex.uid, None)
         self._event(ex.uid, f"execution_{status}", None, at, error=error)
         finished.append((ex.uid, ex.tenant, ex.id, f"{ex.package}::{ex.workflow}", status))
         if status != "succeeded":  # policy: a failed or cancelled parent cancels its children
@@ -479,6 +482,7 @@ class Scheduler:
         for ex in expired:
             conn.execute(update(E).where(E.c.uid == ex.uid).values(
                 cancel_requested=True, cancelled_by="timeout"))
+            self._executions.pop(ex.uid, None)
             self._event(ex.uid, "execution_timed_out", None, at)
 
     def _apply_cancellations(self, conn: Connection, at: float,

@@ -9,13 +9,14 @@ portable SQL.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 
-__all__ = ["default_home", "migrate", "open_engine", "resolve_url", "skip_locked"]
+__all__ = ["default_home", "migrate", "open_engine", "reader", "resolve_url", "skip_locked"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,12 +40,15 @@ def resolve_url(home: Path | None = None, url: str | None = None) -> str:
 
 
 def _sqlite_setup(engine: Engine) -> None:
+    # Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two writers never
+    # deadlock upgrading a read lock. Within one process they queue on a Python lock
+    # first: a thread handoff instead of SQLite's sleeping busy handler. Readers
+    # (connections with the ``wfhost_read`` option) begin deferred and never block.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin, so we can
-        # BEGIN IMMEDIATE: every transaction here writes, and taking the write lock
-        # up front avoids deadlocked lock upgrades between hosts and clients.
-        dbapi_conn.isolation_level = None
+        dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -54,7 +58,29 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("wfhost_read"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        write_lock.acquire()
+        conn.info["wfhost_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.info.pop("wfhost_write_lock", None)
+            write_lock.release()
+            raise
+
+    def _release(conn: Any) -> None:
+        if conn.info.pop("wfhost_write_lock", None):
+            write_lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for read-only work: on SQLite its transactions never take the write lock."""
+    return engine.execution_options(wfhost_read=True)
 
 
 def open_engine(url: str) -> Engine:

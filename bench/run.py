@@ -1,0 +1,192 @@
+"""Benchmarks of the scheduler and the store. Not tests: run by hand, figures go to docs/benchmarks.md.
+
+Usage::
+
+    .venv/bin/python bench/run.py                 # every workload, 5 repetitions, medians
+    .venv/bin/python bench/run.py chain fanout -n 3
+    .venv/bin/python bench/run.py --db postgresql://postgres@127.0.0.1/bench
+
+Each workload runs on a fresh host home (SQLite by default, WAL with
+synchronous=NORMAL) with plain-Python no-op tasks, so what is measured is
+the scheduler and the store, not task code or worker IPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from wfhost import Host
+from wfpkg import Context, Workflow
+
+
+def noop(ctx: Context) -> None:
+    return None
+
+
+def chain(n: int) -> Workflow:
+    wf = Workflow(f"chain{n}")
+    prev = None
+    for i in range(n):
+        wf.add_task(noop, id=f"t{i}", depends_on=[prev] if prev else [])
+        prev = f"t{i}"
+    return wf
+
+
+def fanout(n: int) -> Workflow:
+    wf = Workflow(f"fanout{n}")
+    wf.add_task(noop, id="root")
+    for i in range(n):
+        wf.add_task(noop, id=f"leaf{i}", depends_on=["root"])
+    return wf
+
+
+def _host(db: str | None, workflows: list[Workflow]) -> tuple[Host, tempfile.TemporaryDirectory]:
+    tmp = tempfile.TemporaryDirectory()
+    url = db if db else None
+    if db:
+        from sqlalchemy import create_engine, text
+
+        eng = create_engine(db.replace("postgresql://", "postgresql+psycopg://"))
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    host = Host(home=Path(tmp.name), database_url=url)
+    for wf in workflows:
+        host.add_workflow(wf)
+    return host, tmp
+
+
+def _finish_counter(host: Host, expected: int) -> threading.Event:
+    done = threading.Event()
+    count = [0]
+
+    def seen(_uid: str, _status: str) -> None:
+        count[0] += 1
+        if count[0] >= expected:
+            done.set()
+
+    host.scheduler.add_finished_listener(seen)
+    return done
+
+
+def bench_chain(db: str | None, n: int = 100) -> dict[str, float]:
+    """One execution of an n-task chain: seconds per task."""
+    wf = chain(n)
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        done = _finish_counter(host, 1)
+        t = time.perf_counter()
+        host.client.schedule(f"local::{wf.name}", {})
+        done.wait(300)
+        elapsed = time.perf_counter() - t
+    return {"seconds": elapsed, "ms_per_task": elapsed / n * 1000}
+
+
+def bench_fanout(db: str | None, n: int = 500) -> dict[str, float]:
+    """One execution: a root then n parallel no-op tasks."""
+    wf = fanout(n)
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        done = _finish_counter(host, 1)
+        t = time.perf_counter()
+        host.client.schedule(f"local::{wf.name}", {})
+        done.wait(300)
+        elapsed = time.perf_counter() - t
+    return {"seconds": elapsed}
+
+
+def bench_many(db: str | None, executions: int = 1000) -> dict[str, float]:
+    """Many executions of a 3-task chain, all scheduled up front: executions per second."""
+    wf = chain(3)
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        done = _finish_counter(host, executions)
+        t = time.perf_counter()
+        for _ in range(executions):
+            host.client.schedule(f"local::{wf.name}", {})
+        scheduled = time.perf_counter() - t
+        done.wait(600)
+        elapsed = time.perf_counter() - t
+    return {"seconds": elapsed, "executions_per_s": executions / elapsed,
+            "schedule_s": scheduled}
+
+
+def bench_many_bulk(db: str | None, executions: int = 1000) -> dict[str, float]:
+    """As `bench_many`, but submitted with one `schedule_many` call (one transaction)."""
+    wf = chain(3)
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        done = _finish_counter(host, executions)
+        t = time.perf_counter()
+        host.client.schedule_many(f"local::{wf.name}", [{}] * executions)
+        scheduled = time.perf_counter() - t
+        done.wait(600)
+        elapsed = time.perf_counter() - t
+    return {"seconds": elapsed, "executions_per_s": executions / elapsed,
+            "schedule_s": scheduled}
+
+
+def bench_start(db: str | None) -> dict[str, float]:
+    """Host construction (migrations included) and start, until the first task body runs."""
+    first = threading.Event()
+    wf = Workflow("first")
+    wf.add_task(lambda ctx: first.set(), id="t")
+    tmp = tempfile.TemporaryDirectory()
+    with tmp:
+        # The execution is waiting in the store before the host starts, as after a deploy.
+        pre = Host(home=Path(tmp.name), database_url=db)
+        pre.add_workflow(wf)
+        pre.client.schedule("local::first", {})
+        pre.close()
+        t = time.perf_counter()
+        host = Host(home=Path(tmp.name), database_url=db)
+        host.add_workflow(wf)
+        host.start()
+        first.wait(60)
+        elapsed = time.perf_counter() - t
+        host.close()
+    return {"seconds": elapsed}
+
+
+WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
+    "chain": bench_chain,
+    "fanout": bench_fanout,
+    "many": bench_many,
+    "many_bulk": bench_many_bulk,
+    "start": bench_start,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workloads", nargs="*", help=f"any of {sorted(WORKLOADS)} (default: all)")
+    parser.add_argument("-n", "--repeat", type=int, default=5)
+    parser.add_argument("--db", default=None, help="a database URL (default: SQLite in a temp home)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = {}
+    unknown = set(args.workloads) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
+    for name in args.workloads or list(WORKLOADS):
+        runs = [WORKLOADS[name](args.db) for _ in range(args.repeat)]
+        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        report[name] = {"median": medians, "runs": runs}
+        if not args.json:
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in medians.items())
+            print(f"{name:8s} median of {args.repeat}: {shown}", flush=True)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
