@@ -108,6 +108,10 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.stop_version(tenant, package, version)
 
+    def live_workers(self) -> dict[str, int]:
+        """Worker processes running now: ``tenant::package@version`` -> pid."""
+        return self._pool.live_workers() if self._pool is not None else {}
+
     def close(self) -> None:
         """Stop the thread pool and every worker process (owned here)."""
         self._threads.shutdown(wait=False, cancel_futures=True)

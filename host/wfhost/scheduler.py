@@ -20,6 +20,7 @@ import socket
 import threading
 import uuid
 from collections import deque
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -92,7 +93,13 @@ _SQL_JOURNALS = text(
     "SELECT execution_uid, task_id, seq, kind, name, result FROM journal "
     "WHERE execution_uid IN :uids ORDER BY seq").bindparams(bindparam("uids", expanding=True))
 
+_SQL_RETIRED = text(
+    "SELECT p.id, p.tenant, p.name, p.version, p.install_dir FROM package_versions p "
+    "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
+    "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
+
 HEARTBEAT_SECONDS = 2.0
+DRAIN_SECONDS = 5.0
 HOST_TTL_SECONDS = 15.0
 SCAN_SECONDS = 1.0
 
@@ -146,6 +153,7 @@ class Scheduler:
         self._tenant_running: dict[str, int] = {}
         self._next_scan = 0.0
         self._next_heartbeat = 0.0
+        self._next_drain = 0.0
         self._rng = random.Random()
         self._finished_listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
@@ -196,6 +204,7 @@ class Scheduler:
         self._scan_requested = False
         finished: list[tuple[str, str, str, str, str]] = []
         cancels: list[tuple[str, str, str]] = []
+        drained: list[Any] = []
         self._executions: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
@@ -209,6 +218,7 @@ class Scheduler:
                 self._fire_timers(conn, at, touched)
                 self._expire_tasks(conn, at, touched)
                 cancels = self._apply_cancellations(conn, at, touched)
+                drained = self._drained_versions(conn, at)
                 self._next_scan = at + SCAN_SECONDS
             self._settle(conn, touched, at, finished)
             claimed = self._claim(conn, at)
@@ -217,6 +227,10 @@ class Scheduler:
             next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         for uid, tenant, eid in cancels:
             self.dispatcher.cancel(uid, tenant, eid)
+        for version in drained:
+            self.dispatcher.stop_version(version.tenant, version.name, version.version)
+            if self.catalog.registry is not None and Path(version.install_dir).exists():
+                self.catalog.registry.purge(version.id)
         for run, request in claimed:
             self.dispatcher.submit(run, request)
         for uid, tenant, eid, workflow, status in finished:
@@ -512,6 +526,14 @@ class Scheduler:
             touched.add(ex.uid)
             out.append((ex.uid, ex.tenant, ex.id))
         return out
+
+    def _drained_versions(self, conn: Connection, at: float) -> list[Any]:
+        """Retired package versions that no unfinished execution uses any more."""
+        if self.catalog.registry is None or at < self._next_drain:
+            return []
+        self._next_drain = at + DRAIN_SECONDS
+        rows = conn.execute(_SQL_RETIRED).all()
+        return [r for r in rows if Path(r.install_dir).exists()]
 
     # -- claiming -----------------------------------------------------------------------
 

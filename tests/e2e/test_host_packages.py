@@ -176,3 +176,26 @@ def test_a_tenant_cannot_name_another_tenants_package(host: Host) -> None:
         host.client.schedule("globex::shop::order", {}, tenant="acme")
     with pytest.raises(NotFound):
         host.client.status("globex-1", tenant="acme")
+
+
+def test_unregister_drains_running_executions_then_stops_the_worker(
+        host: Host, tmp_path: Path) -> None:
+    from support.waiting import until
+
+    from wfhost import NotFound
+
+    gate = tmp_path / "gate"
+    c = host.client
+    running = c.schedule("acme::shop::order", {"gate": str(gate)}, tenant="acme")
+    task_state(c, running, "hold", "running", tenant="acme")
+    [info] = [p for p in c.packages(tenant="acme") if p.name == "shop"]
+    c.unregister("shop", tenant="acme")
+    with pytest.raises(NotFound):  # no new executions on a retired version
+        c.schedule("acme::shop::order", {}, tenant="acme")
+    assert info.install_dir.exists()  # still draining
+    gate.touch()
+    state = host.wait(running, tenant="acme", timeout=60)
+    assert state["status"] == "succeeded" and state["version"] == "1.0.0"
+    host.scheduler.wake()
+    until(lambda: not info.install_dir.exists(), "the drained version to be removed", timeout=20)
+    assert not any("acme::shop" in label for label in host.scheduler.dispatcher.live_workers())
