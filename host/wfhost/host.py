@@ -35,7 +35,7 @@ from wfpkg import Workflow
 from ._db import H, now
 from .catalog import LOCAL_PACKAGE, Catalog
 from .client import TERMINAL, Client
-from .notify import WakeListener, notify_hosts
+from .notify import PgListener, WakeListener, notify_hosts
 from .scheduler import Scheduler, new_host_id
 from .store import default_home, migrate, open_engine, resolve_url
 
@@ -77,6 +77,7 @@ class Host:
         self.client = Client(self.home, tenant=tenant, engine=self.engine, catalog=self.catalog,
                              on_change=self._changed)
         self._listener: WakeListener | None = None
+        self._pg_listener: PgListener | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = threading.Condition()
@@ -86,12 +87,7 @@ class Host:
 
     def start(self) -> Host:
         """Register this host and start scheduling on a background thread."""
-        self._listener = WakeListener(lambda: self.scheduler.wake(scan=True))
-        self._listener.start()
-        with self.engine.begin() as conn:
-            conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),
-                                          pid=os.getpid(), started_at=now(), heartbeat_at=now(),
-                                          wake_port=self._listener.port, stopped=False))
+        self._register()
         self._thread = threading.Thread(target=self._run, name="wfhost-scheduler", daemon=True)
         self._thread.start()
         return self
@@ -101,19 +97,22 @@ class Host:
 
     def run_forever(self) -> None:
         """Schedule in the calling thread until `close` is called from another."""
-        self.start_listener_only()
+        self._register()
         self.scheduler.run(self._stop)
 
-    def start_listener_only(self) -> None:
-        """Register and listen without starting the scheduler thread (for `run_forever`)."""
-        if self._listener is None:
-            self._listener = WakeListener(lambda: self.scheduler.wake(scan=True))
-            self._listener.start()
-            with self.engine.begin() as conn:
-                conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),
-                                              pid=os.getpid(), started_at=now(),
-                                              heartbeat_at=now(), wake_port=self._listener.port,
-                                              stopped=False))
+    def _register(self) -> None:
+        """Listen for wake-ups and record this host (its id holds the leases it takes)."""
+        if self._listener is not None:
+            return
+        self._listener = WakeListener(lambda: self.scheduler.wake(scan=True))
+        self._listener.start()
+        if self.engine.dialect.name == "postgresql":
+            self._pg_listener = PgListener(self.url, lambda: self.scheduler.wake(scan=True))
+            self._pg_listener.start()
+        with self.engine.begin() as conn:
+            conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),
+                                          pid=os.getpid(), started_at=now(), heartbeat_at=now(),
+                                          wake_port=self._listener.port, stopped=False))
 
     def close(self) -> None:
         """Stop scheduling, stop workers and threads, dispose of the engine."""
@@ -121,6 +120,8 @@ class Host:
         self.scheduler.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._pg_listener is not None:
+            self._pg_listener.close()
         if self._listener is not None:
             self._listener.close()
             with self.engine.begin() as conn:

@@ -2,9 +2,11 @@
 
 Every running host listens on a UDP port on 127.0.0.1 and records it in the
 ``hosts`` table; whoever commits new work (a schedule, a signal, a
-cancellation) sends one datagram to each live host on this machine. A lost
-datagram costs at most one scan interval, because hosts also scan the store
-every second: the datagram makes pick-up immediate, the scan makes it certain.
+cancellation) sends one datagram to each live host on this machine. On
+PostgreSQL hosts also ``LISTEN wfhost`` and writers ``NOTIFY wfhost``, which
+reaches hosts on other machines. A lost wake-up costs at most one scan
+interval, because hosts also scan the store every second: the wake-up makes
+pick-up immediate, the scan makes it certain.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from ._db import H, now
 from .store import reader
 
-__all__ = ["WakeListener", "live_hosts", "notify_hosts"]
+__all__ = ["CHANNEL", "PgListener", "WakeListener", "live_hosts", "notify_hosts"]
+
+CHANNEL = "wfhost"
 
 LIVE_SECONDS = 15.0
 
@@ -69,6 +73,9 @@ def notify_hosts(engine: Engine, exclude: str | None = None) -> int:
     if cached is None or cached[0] < time.monotonic():
         cached = (time.monotonic() + _CACHE_SECONDS, live_hosts(engine))
         _recent[id(engine)] = cached
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
     targets = [port for hid, port in cached[1] if port and hid != exclude]
     if not targets:
         return 0
@@ -111,3 +118,36 @@ class WakeListener:
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", self.port))
         self._thread.join(timeout=2)
         self._sock.close()
+
+
+class PgListener:
+    """``LISTEN wfhost`` on its own PostgreSQL connection; calls ``on_wake`` per notification."""
+
+    def __init__(self, url: str, on_wake: Callable[[], None]) -> None:
+        import psycopg
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self._conn = psycopg.connect(dsn, autocommit=True)
+        self._conn.execute(f"LISTEN {CHANNEL}")
+        self._on_wake = on_wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wfhost-listen", daemon=True)
+
+    def start(self) -> None:
+        """Start listening."""
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for _ in self._conn.notifies(timeout=0.5):
+                    self._on_wake()
+            except Exception:  # noqa: BLE001 - the connection went away; polling still covers
+                return
+
+    def close(self) -> None:
+        """Stop listening and close the connection."""
+        self._stop.set()
+        self._thread.join(timeout=2)
+        with contextlib.suppress(Exception):
+            self._conn.close()

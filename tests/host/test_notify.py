@@ -1,0 +1,52 @@
+"""Wake-ups reach running hosts at once: UDP on this machine, LISTEN/NOTIFY on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from support.databases import postgres_database
+
+from wfhost.notify import PgListener, WakeListener, live_hosts, notify_hosts
+from wfhost.store import migrate, open_engine
+
+
+def test_running_hosts_are_listed_live_and_told_of_new_work(tmp_path: Path) -> None:
+    from wfhost import Host
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'wfhost.db'}")
+    with Host(home=tmp_path) as host:
+        [(host_id, port)] = live_hosts(engine)
+        assert host_id == host.host_id and port
+        assert notify_hosts(engine) == 1
+    assert live_hosts(engine) == []  # a closed host is no longer live
+    engine.dispose()
+
+
+def test_a_wake_listener_hears_a_datagram() -> None:
+    import socket
+
+    woken = threading.Event()
+    listener = WakeListener(woken.set)
+    listener.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"wake", ("127.0.0.1", listener.port))
+        assert woken.wait(10)
+    finally:
+        listener.close()
+
+
+def test_postgres_notify_reaches_a_listener() -> None:
+    with postgres_database() as url:
+        engine = open_engine(url)
+        migrate(engine)
+        woken = threading.Event()
+        listener = PgListener(url, woken.set)
+        listener.start()
+        try:
+            notify_hosts(engine)
+            assert woken.wait(10), "LISTEN wfhost never heard the NOTIFY"
+        finally:
+            listener.close()
+            engine.dispose()
