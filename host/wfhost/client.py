@@ -118,7 +118,7 @@ class Client:
         out = []
         with self.engine.begin() as conn:
             at = now()
-            for item, eid in zip(inputs, ids):
+            for item, eid in zip(inputs, ids, strict=True):
                 created = ops.create_execution(
                     conn, tenant=owner, plan=target.plan, package=target.package,
                     version=target.version, package_version_id=target.package_version_id,

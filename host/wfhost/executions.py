@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
 
-from ._db import E, EV, S, T, W, add_event, dumps
+from ._db import EV, E, S, T, W, add_event, dumps
 from .errors import Conflict, InvalidRequest, NotFound
 from .models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from .plans import WorkflowPlan

@@ -20,8 +20,8 @@ import socket
 import threading
 import uuid
 from collections import deque
-from pathlib import Path
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -35,13 +35,12 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 
 from wfpkg.runner import TaskOutcome, TaskRequest
 
-from ._db import EV, E, H, J, S, T, W, add_event, dumps, now
+from ._db import EV, E, H, J, S, T, W, dumps, now
 from .catalog import Catalog
 from .dispatch import Dispatcher
 from .durable import RunRef
@@ -49,7 +48,7 @@ from .executions import request_cancel
 from .models import TERMINAL_TASK
 from .plans import WorkflowPlan, merge_inputs
 from .store import skip_locked
-from .waits import describe, resolve_waits
+from .waits import resolve_waits
 
 __all__ = ["Scheduler"]
 

@@ -330,7 +330,7 @@ def _read_members(data: bytes, where: str, limits: Limits) -> dict[str, bytes]:
         spans.append((info.header_offset, end, name))
         members[name] = _inflate(info, data[start:end], where)
     spans.sort()
-    for (_, end, name), (nxt, _, other) in zip(spans, spans[1:]):
+    for (_, end, name), (nxt, _, other) in zip(spans, spans[1:], strict=False):
         if end > nxt:
             raise fail(f"member data overlaps member {other!r} (zip bomb?)", name)
     return members
@@ -348,7 +348,8 @@ def _check_local_header(data: bytes, info: zipfile.ZipInfo, where: str) -> int:
     local_name = data[off + _LOCAL_HEADER.size: off + _LOCAL_HEADER.size + nlen]
     if local_name != _raw_name(info):
         shown = local_name.decode("utf-8", "replace")
-        raise ArchiveError(f"local file header names {shown!r}, central directory names it differently", name, archive=where)
+        raise ArchiveError(f"local file header names {shown!r}, central directory names it differently",
+                           name, archive=where)
     if flags & 0x1:
         raise ArchiveError("encrypted members are not allowed", name, archive=where)
     if method != info.compress_type:
@@ -369,7 +370,8 @@ def _inflate(info: zipfile.ZipInfo, raw: bytes, where: str) -> bytes:
         except zlib.error as exc:
             raise ArchiveError(f"corrupt compressed data ({exc})", name, archive=where) from None
         if len(out) > declared or inflater.unconsumed_tail:
-            raise ArchiveError(f"decompresses to more than its declared {declared} bytes (zip bomb?)", name, archive=where)
+            raise ArchiveError(f"decompresses to more than its declared {declared} bytes (zip bomb?)",
+                               name, archive=where)
         if not inflater.eof:
             raise ArchiveError("compressed data is truncated", name, archive=where)
     if len(out) != declared:

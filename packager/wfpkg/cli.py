@@ -12,7 +12,7 @@ import json
 import string
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -45,7 +45,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KeyOption = Annotated[
-    Optional[Path],  # noqa: UP007 - typer on 3.10 needs Optional
+    Path | None,  # noqa: UP007 - typer on 3.10 needs Optional
     typer.Option("--key", "-k", help="Private signing key [default: $WFPKG_KEY or ~/.config/wfpkg/signing.key]"),
 ]
 
@@ -58,7 +58,7 @@ def _fail(exc: BaseException) -> typer.Exit:
 @app.command()
 def init(
     name: Annotated[str, typer.Argument(help="Package name: lowercase letters, digits, '_'.")],
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Create it here [default: ./NAME]")] = None,  # noqa: UP007
+    directory: Annotated[Path | None, typer.Option("--dir", help="Create it here [default: ./NAME]")] = None,  # noqa: UP007
     description: Annotated[str, typer.Option(help="One line about the package.")] = "",
     author: Annotated[str, typer.Option(help="Author shown by inspect.")] = "",
 ) -> None:
@@ -91,7 +91,7 @@ def init(
 
 @app.command()
 def keygen(
-    out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the private key [default: $WFPKG_KEY or ~/.config/wfpkg/signing.key]")] = None,  # noqa: UP007,E501
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the private key [default: $WFPKG_KEY or ~/.config/wfpkg/signing.key]")] = None,  # noqa: UP007,E501
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
 ) -> None:
     """Create an Ed25519 signing key (mode 0600) and its public key (PATH.pub)."""
@@ -116,7 +116,7 @@ def keygen(
 def build(
     directory: Annotated[Path, typer.Argument(help="The package project folder.")] = Path("."),
     key: KeyOption = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: DIR/dist]")] = None,  # noqa: UP007
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder [default: DIR/dist]")] = None,  # noqa: UP007
 ) -> None:
     """Build, sign and verify a .wfpkg from a project folder."""
     from .archive import read_archive_unverified

@@ -133,7 +133,7 @@ def trial_load(
             install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1))
         try:
             frame = read_frame(sock)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             frame = None
             reason = f"loading took longer than {timeout:g}s (killed)"
         except FrameError as exc:
