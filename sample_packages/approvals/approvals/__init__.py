@@ -1,0 +1,1 @@
+"""Multi-stage approval, order fulfilment on payment/shipping/delivery signals, a webhook stream processor."""

@@ -1,0 +1,1 @@
+"""Purchase orders: auto-approve small ones, otherwise wait for an approval signal or a timeout."""
