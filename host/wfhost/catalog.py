@@ -44,6 +44,16 @@ class Catalog:
 
     def __init__(self, registry: Registry | None = None) -> None:
         self.registry = registry
+        # Lookups happen inside the scheduler's write transaction: they go through a
+        # reader view of the same engine, which on SQLite never waits for the write lock.
+        self._lookup = registry
+        if registry is not None:
+            from wfregistry import Registry as _Registry
+
+            from .store import reader
+
+            self._lookup = _Registry(reader(registry.engine), registry.packages_dir, registry.hooks,
+                                     load_timeout=registry.load_timeout)
         self._local: dict[tuple[str, str, str], Workflow] = {}
         self._plans: dict[tuple[object, str], WorkflowPlan] = {}
         self._packages: dict[int, PackageInfo] = {}
@@ -66,7 +76,7 @@ class Catalog:
             raise NotFound(f"package version {version_id} is not known to this host")
         info = self._packages.get(version_id)
         if info is None:  # a version's files and manifest never change once registered
-            info = self._packages[version_id] = self.registry.get(version_id)
+            info = self._packages[version_id] = self._lookup.get(version_id)
         return info
 
     def resolve(self, tenant: str, name: str, *, package: str | None = None,
@@ -89,12 +99,12 @@ class Catalog:
         if self.registry is None:
             raise NotFound(f"no workflow {ref} (no such plain-Python workflow in this host)")
         if ref.package == package and ref.version is None and version_id is not None:
-            info = self.registry.get(version_id)
+            info = self.package(version_id)
         else:
             from wfregistry import PackageNotFound, RegistryError, UnknownTenant
 
             try:
-                info, _dag = self.registry.resolve(tenant, ref)
+                info, _dag = self._lookup.resolve(tenant, ref)
             except (PackageNotFound, UnknownTenant) as exc:
                 raise NotFound(f"no workflow {ref.local!r} for tenant {tenant!r}: {exc}") from None
             except RegistryError as exc:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.live import Live
@@ -205,13 +205,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    home: Annotated[Optional[Path], typer.Option(  # noqa: UP007 - typer on 3.10 needs Optional
+    home: Annotated[Path | None, typer.Option(  # noqa: UP007 - typer on 3.10 needs Optional
         "--home", envvar="WFHOST_HOME", show_envvar=True,
         help="The host's home (store, packages, logs) (default: the user data dir).")] = None,
-    db: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    db: Annotated[str | None, typer.Option(  # noqa: UP007
         "--db", envvar="WFHOST_DATABASE_URL", show_envvar=True,
         help="Database URL (sqlite:///..., postgresql+psycopg://...) (default: SQLite in home).")] = None,
-    tenant: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    tenant: Annotated[str | None, typer.Option(  # noqa: UP007
         "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
         help="The tenant to act for (default: 'default', or the one a full workflow name gives).")] = None,
     version: Annotated[bool, typer.Option(
@@ -249,9 +249,9 @@ def tenant_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @command()
 def trust(
     ctx: typer.Context,
-    pubkey_file: Annotated[Optional[Path], typer.Argument(  # noqa: UP007
+    pubkey_file: Annotated[Path | None, typer.Argument(  # noqa: UP007
         help="A public key (PEM), as `wfpkg keygen` writes it (KEY.pub).")] = None,
-    label: Annotated[Optional[str], typer.Option(help="A name for the key.")] = None,  # noqa: UP007
+    label: Annotated[str | None, typer.Option(help="A name for the key.")] = None,  # noqa: UP007
     list_keys: Annotated[bool, typer.Option("--list", help="List the tenant's keys instead.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -336,7 +336,7 @@ def packages(
 def unregister(
     ctx: typer.Context,
     package: Annotated[str, typer.Argument(help="The package name.")],
-    version: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    version: Annotated[str | None, typer.Option(  # noqa: UP007
         help="The version (default: the active one).")] = None,
 ) -> None:
     """Retire a package version: no new executions; running ones finish on it."""
@@ -372,13 +372,13 @@ def schedule(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(
         help="package::workflow, package@1.0.0::workflow or tenant::package::workflow.")],
-    input_: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    input_: Annotated[str | None, typer.Option(  # noqa: UP007
         "--input", "-i", help="The input: a JSON object, or @FILE (@- for stdin).")] = None,
-    execution_id: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    execution_id: Annotated[str | None, typer.Option(  # noqa: UP007
         "--id", help="The execution id; scheduling it again with the same input is a no-op.")] = None,
     wait: Annotated[bool, typer.Option(
         "--wait", help="Wait for the result (runs a host here if none is running).")] = False,
-    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP007
+    timeout: Annotated[float | None, typer.Option(  # noqa: UP007
         help="Fail the execution if it runs longer than this many seconds.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -452,10 +452,10 @@ def watch(
 @command()
 def executions(
     ctx: typer.Context,
-    status_: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    status_: Annotated[str | None, typer.Option(  # noqa: UP007
         "--status", help="Only this status (pending, running, waiting, succeeded, failed, "
                          "cancelled, or active).")] = None,
-    workflow: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    workflow: Annotated[str | None, typer.Option(  # noqa: UP007
         help="Only this workflow (workflow or package::workflow).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     all_tenants: Annotated[bool, typer.Option("--all-tenants", help="Every tenant's executions.")] = False,
@@ -491,7 +491,7 @@ def signal(
     ctx: typer.Context,
     execution_id: Annotated[str, typer.Argument(help="The execution id.")],
     name: Annotated[str, typer.Argument(help="The signal name.")],
-    payload: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    payload: Annotated[str | None, typer.Option(  # noqa: UP007
         "--payload", "-p", help="A JSON payload, or @FILE (@- for stdin).")] = None,
 ) -> None:
     """Send a signal to an execution (kept until a wait consumes it)."""
@@ -505,7 +505,7 @@ def signal(
 def cancel(
     ctx: typer.Context,
     execution_id: Annotated[str, typer.Argument(help="The execution id.")],
-    reason: Annotated[Optional[str], typer.Option(help="Why; kept in its history.")] = None,  # noqa: UP007
+    reason: Annotated[str | None, typer.Option(help="Why; kept in its history.")] = None,  # noqa: UP007
 ) -> None:
     """Request cancellation of an execution (and its children)."""
     with _client(ctx) as client:
@@ -560,7 +560,7 @@ def _safe_url(url: str) -> str:
 def demo(
     home: Annotated[Path, typer.Option(
         "--home", help="The demo's own home; emptied and recreated on each run.")] = Path(".wfhost-demo"),
-    samples: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+    samples: Annotated[Path | None, typer.Option(  # noqa: UP007
         help="The sample_packages folder (default: the one in the source checkout).")] = None,
 ) -> None:
     """Build, sign, register and run the sample packages in a fresh home."""

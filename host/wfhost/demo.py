@@ -172,7 +172,7 @@ def run_demo(home: Path, samples: Path, progress: Progress | None = None) -> Dem
 
 
 def _workflow(info: Any, preferred: tuple[str, ...]) -> str:
-    names = [wf["name"] for wf in info.manifest.workflows]
+    names: list[str] = [str(wf["name"]) for wf in info.manifest.workflows]
     for want in preferred:
         for n in names:
             if n == want:

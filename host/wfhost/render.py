@@ -150,7 +150,7 @@ def _execution_duration(status: Mapping[str, Any]) -> float | None:
     end = status.get("finished_at")
     if start is None:
         return None
-    return (end if end is not None else time.time()) - start
+    return float((end if end is not None else time.time()) - start)
 
 
 def status_tree(status: Mapping[str, Any]) -> Tree:

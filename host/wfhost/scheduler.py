@@ -14,6 +14,7 @@ succeeded | failed | skipped | cancelled.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
@@ -96,6 +97,8 @@ _SQL_RETIRED = text(
     "SELECT p.id, p.tenant, p.name, p.version, p.install_dir FROM package_versions p "
     "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
     "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
+
+log = logging.getLogger("wfhost.scheduler")
 
 HEARTBEAT_SECONDS = 2.0
 DRAIN_SECONDS = 5.0
@@ -187,7 +190,12 @@ class Scheduler:
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         """Turn until ``stop`` is set (or ``until()`` is true)."""
         while not stop.is_set() and not (until and until()):
-            delay = self.turn()
+            try:
+                delay = self.turn()
+            except Exception:  # a turn failed (database gone, bug): its transaction rolled back
+                log.exception("scheduler turn failed; retrying in %.1fs", SCAN_SECONDS)
+                self._scan_requested = True
+                delay = SCAN_SECONDS
             if until and until():
                 return
             self._wake.wait(timeout=min(delay, SCAN_SECONDS))
@@ -206,24 +214,14 @@ class Scheduler:
         drained: list[Any] = []
         self._executions: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
-            touched: set[str] = set()
-            for run, outcome in outcomes:
-                self._release(run)
-                self._apply(conn, run, outcome, at, touched)
-            if scan:
-                if at >= self._next_heartbeat:
-                    self._heartbeat(conn, at)
-                self._fire_timers(conn, at, touched)
-                self._expire_tasks(conn, at, touched)
-                cancels = self._apply_cancellations(conn, at, touched)
-                drained = self._drained_versions(conn, at)
-                self._next_scan = at + SCAN_SECONDS
-            self._settle(conn, touched, at, finished)
-            claimed = self._claim(conn, at)
-            if self._events:
-                conn.execute(insert(EV), self._events)
-            next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
+        running, tenant_running = dict(self._running), dict(self._tenant_running)
+        try:
+            claimed, next_due = self._transaction(outcomes, at, scan, finished, cancels, drained)
+        except BaseException:
+            # Rolled back: nothing happened. Restore what this turn consumed for the next one.
+            self._running, self._tenant_running = running, tenant_running
+            self._outcomes.extendleft(reversed(outcomes))
+            raise
         for uid, tenant, eid in cancels:
             self.dispatcher.cancel(uid, tenant, eid)
         for version in drained:
@@ -241,6 +239,31 @@ class Scheduler:
         if finished:
             self._notify_others()
         return next_due
+
+    def _transaction(self, outcomes: list[tuple[RunRef, TaskOutcome]], at: float, scan: bool,
+                     finished: list[tuple[str, str, str, str, str]],
+                     cancels: list[tuple[str, str, str]],
+                     drained: list[Any]) -> tuple[list[tuple[RunRef, TaskRequest]], float]:
+        """The body of a turn, in one transaction; fills ``finished``, ``cancels``, ``drained``."""
+        with self.engine.begin() as conn:
+            touched: set[str] = set()
+            for run, outcome in outcomes:
+                self._release(run)
+                self._apply(conn, run, outcome, at, touched)
+            if scan:
+                if at >= self._next_heartbeat:
+                    self._heartbeat(conn, at)
+                self._fire_timers(conn, at, touched)
+                self._expire_tasks(conn, at, touched)
+                cancels.extend(self._apply_cancellations(conn, at, touched))
+                drained.extend(self._drained_versions(conn, at))
+                self._next_scan = at + SCAN_SECONDS
+            self._settle(conn, touched, at, finished)
+            claimed = self._claim(conn, at)
+            if self._events:
+                conn.execute(insert(EV), self._events)
+            next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
+        return claimed, next_due
 
     def _release(self, run: RunRef) -> None:
         if self._running.pop(run.run_id, None) is not None:

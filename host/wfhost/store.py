@@ -45,6 +45,7 @@ def _sqlite_setup(engine: Engine) -> None:
     # first: a thread handoff instead of SQLite's sleeping busy handler. Readers
     # (connections with the ``wfhost_read`` option) begin deferred and never block.
     write_lock = threading.Lock()
+    holder = threading.local()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -61,17 +62,23 @@ def _sqlite_setup(engine: Engine) -> None:
         if conn.get_execution_options().get("wfhost_read"):
             conn.exec_driver_sql("BEGIN")
             return
+        if getattr(holder, "held", False):
+            # A second write transaction in the same thread would wait for the first forever.
+            raise RuntimeError("a write transaction was opened inside another one in the same thread")
         write_lock.acquire()
+        holder.held = True
         conn.info["wfhost_write_lock"] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             conn.info.pop("wfhost_write_lock", None)
+            holder.held = False
             write_lock.release()
             raise
 
     def _release(conn: Any) -> None:
         if conn.info.pop("wfhost_write_lock", None):
+            holder.held = False
             write_lock.release()
 
     event.listen(engine, "commit", _release)
