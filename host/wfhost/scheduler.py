@@ -156,6 +156,7 @@ class Scheduler:
         self._next_scan = 0.0
         self._next_heartbeat = 0.0
         self._next_drain = 0.0
+        self._next_due_at = 0.0
         self._rng = random.Random()
         self._finished_listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
@@ -207,7 +208,9 @@ class Scheduler:
         outcomes: list[tuple[RunRef, TaskOutcome]] = []
         while self._outcomes:
             outcomes.append(self._outcomes.popleft())
-        scan = self._scan_requested or at >= self._next_scan
+        # Scan when asked, once a second, and whenever something fell due (a timer, a
+        # backoff, a deadline): the loop slept exactly until then.
+        scan = self._scan_requested or at >= self._next_scan or at >= self._next_due_at
         self._scan_requested = False
         finished: list[tuple[str, str, str, str, str]] = []
         cancels: list[tuple[str, str, str]] = []
@@ -222,6 +225,7 @@ class Scheduler:
             self._running, self._tenant_running = running, tenant_running
             self._outcomes.extendleft(reversed(outcomes))
             raise
+        self._next_due_at = at + next_due
         for uid, tenant, eid in cancels:
             self.dispatcher.cancel(uid, tenant, eid)
         for version in drained:
@@ -456,7 +460,7 @@ class Scheduler:
             for child in conn.execute(select(E.c.id).where(
                     E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")))):
                 request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", status, at)
-                self._scan_requested = True
+                self.wake(scan=True)
         if ex.parent_uid:
             parent = conn.execute(select(E.c.tenant, E.c.status).where(E.c.uid == ex.parent_uid)).first()
             if parent is not None and parent.status not in ("succeeded", "failed", "cancelled"):
@@ -544,7 +548,7 @@ class Scheduler:
                     E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")),
                     E.c.cancel_requested.is_(False))):
                 request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", "parent cancelled", at)
-                self._scan_requested = True
+                self.wake(scan=True)
             touched.add(ex.uid)
             out.append((ex.uid, ex.tenant, ex.id))
         return out

@@ -11,6 +11,7 @@ a signal, or a scheduler when a timer falls due or a child finishes.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
@@ -45,6 +46,10 @@ def open_wait(conn: Connection, uid: str, task_id: str, seq: int, name: str,
     return spec
 
 
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
+
+
 def describe(spec: dict[str, Any]) -> str:
     """What a wait waits for, for `wfhost status`."""
     parts = []
@@ -52,12 +57,12 @@ def describe(spec: dict[str, Any]) -> str:
         if w["type"] == "signal":
             parts.append(f"signal {w['name']!r}")
         elif w["type"] == "timer":
-            parts.append(f"timer due {w['due']:.3f}")
+            parts.append(f"timer due {_when(w['due'])}")
         else:
             parts.append(f"child {w['id']!r}")
     joined = (" or " if spec.get("mode") == "any" else " and ").join(parts)
     if spec.get("timeout_due") is not None:
-        joined += f" (timeout at {spec['timeout_due']:.3f})"
+        joined += f" (timeout at {_when(spec['timeout_due'])})"
     return joined
 
 
@@ -93,6 +98,12 @@ def _peek_signal(conn: Connection, uid: str, name: str, count: int) -> bool:
 def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
                 spec: dict[str, Any], at: float) -> dict[str, Any] | None:
     """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``."""
+    # Lock the wait first (PostgreSQL; SQLite writers are serialized already), so that two
+    # transactions never both consume something for it.
+    state = conn.execute(select(W.c.status).where(
+        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq).with_for_update()).first()
+    if state is None or state.status != "open":
+        return None
     consumer = f"{task_id}#{seq}"
     waits = spec["waits"]
     result: dict[str, Any] | None = None
