@@ -59,9 +59,19 @@ def die_once(ctx: Context) -> None:
     ctx["survived_on"] = ctx.attempt
 
 
+parked = Workflow("parked")
+
+
+@parked.task()
+def park(ctx: Context) -> None:
+    ctx["started_on"] = importlib.metadata.version("shop")
+    ctx["payload"] = ctx.wait_for_signal("go")
+    ctx["finished_on"] = importlib.metadata.version("shop")
+
+
 @hookimpl
 def wfhost_workflows():
-    return [order, crashy]
+    return [order, crashy, parked]
 '''
 
 PYPROJECT = '''
@@ -199,3 +209,24 @@ def test_unregister_drains_running_executions_then_stops_the_worker(
     host.scheduler.wake()
     until(lambda: not info.install_dir.exists(), "the drained version to be removed", timeout=20)
     assert not any("acme::shop" in label for label in host.scheduler.dispatcher.live_workers())
+
+
+def test_a_waiting_execution_finishes_on_its_version_across_restarts_and_upgrades(
+        tmp_path: Path, shops: tuple[TestKey, dict[str, Path]]) -> None:
+    key, built = shops
+    home = tmp_path / "home"
+    with Host(home=home) as first:
+        first.client.create_tenant("acme")
+        first.client.trust("acme", key.pub_path.read_text())
+        first.client.register(built["acme1"], tenant="acme")
+        eid = first.client.schedule("acme::shop::parked", {}, id="parked-1", tenant="acme")
+        task_state(first.client, eid, "park", "waiting", tenant="acme")
+    with Host(home=home) as second:  # a restart, then an upgrade while it waits
+        second.client.register(built["acme2"], tenant="acme")
+        second.client.signal(eid, "go", {"ok": True}, tenant="acme")
+        state = second.wait(eid, tenant="acme", timeout=60)
+        newer = second.client.schedule("acme::shop::parked", {}, tenant="acme")
+        assert second.client.status(newer, tenant="acme")["version"] == "2.0.0"
+    assert state["status"] == "succeeded", state["error"]
+    assert state["version"] == "1.0.0"
+    assert state["output"] == {"started_on": "1.0.0", "payload": {"ok": True}, "finished_on": "1.0.0"}
