@@ -4,6 +4,7 @@ Example::
 
     from wfhost import Host
     from wfpkg import Workflow
+from wfregistry.hooks import call_hook
 
     wf = Workflow("hello")
 
@@ -31,6 +32,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from wfpkg import Workflow
+from wfregistry.hooks import call_hook
 
 from ._db import H, now
 from .catalog import LOCAL_PACKAGE, Catalog
@@ -151,8 +153,8 @@ class Host:
             self._done.notify_all()
 
     def _finished(self, tenant: str, execution_id: str, workflow: str, status: str) -> None:
-        self.hooks.hook.wfhost_execution_finished(tenant=tenant, execution_id=execution_id,
-                                                  workflow=workflow, status=status)
+        call_hook(self.hooks, "wfhost_execution_finished", tenant=tenant,
+                  execution_id=execution_id, workflow=workflow, status=status)
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
              timeout: float | None = None) -> dict[str, Any]:

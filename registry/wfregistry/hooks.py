@@ -72,10 +72,15 @@ def extension_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager
 
 
 def call_hook(pm: pluggy.PluginManager | None, name: str, **kwargs: Any) -> None:
-    """Call hook ``name`` on every extension; log, never raise, what an extension raises."""
+    """Call hook ``name`` on every extension; log, never raise, what an extension raises.
+
+    Each extension is called on its own, so one that raises does not keep the
+    others from hearing about the change.
+    """
     if pm is None:
         return
-    try:
-        getattr(pm.hook, name)(**kwargs)
-    except Exception:  # noqa: BLE001 - an extension must not break the host
-        _log.exception("extension hook %s(%r) raised; ignored", name, kwargs)
+    for impl in getattr(pm.hook, name).get_hookimpls():
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception:  # noqa: BLE001 - an extension must not break the host
+            _log.exception("extension %s: hook %s(%r) raised; ignored", impl.plugin_name, name, kwargs)
