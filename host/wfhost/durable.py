@@ -19,7 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 from wfpkg import Cancelled
 from wfpkg.runtime import Backend, Suspended
 
-from ._db import E, J, T, dumps, now
+from ._db import E, J, T, add_event, dumps, now
 from .catalog import Catalog, Target
 from .errors import Conflict, HostError, InvalidRequest, NotFound
 from .executions import create_execution, request_cancel, send_signal
@@ -143,6 +143,8 @@ class DurableCalls:
                 retries=int(request.get("retry") or 0))
         except HostError as exc:
             return {"error": "WfpkgError", "message": f"cannot start child {child_id!r}: {exc}"}
+        add_event(conn, run.uid, "child_started", run.task_id, at=at, child=created.id,
+                  workflow=f"{target.package}::{target.plan.name}")
         return {"id": created.id}
 
 

@@ -80,6 +80,9 @@ def test_status_shows_the_child_a_task_waits_for_and_default_ids(host: Host) -> 
     st = host.wait(eid, timeout=20)
     assert st["status"] == "succeeded", st["error"]
     assert st["output"]["out"] == {"doubled": 10}
+    assert [c["id"] for c in st["children"]] == [child_id]  # the child under its parent
+    started = [e for e in host.client.history(eid) if e["kind"] == "child_started"]
+    assert [(e["task"], e["child"]) for e in started] == [("run", child_id)]
 
 
 def test_cancelling_a_parent_cancels_every_descendant(host: Host) -> None:
