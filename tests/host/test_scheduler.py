@@ -324,3 +324,26 @@ def test_host_concurrency_limit_is_respected(tmp_path) -> None:  # noqa: ANN001
         state = run(h, wf)
     assert state["status"] == "succeeded"
     assert 1 <= peak[0] <= 3
+
+
+def test_tenant_concurrency_limit_keeps_one_tenant_from_taking_every_slot(tmp_path) -> None:  # noqa: ANN001
+    lock = threading.Lock()
+    active: Counter[str] = Counter()
+    peak: Counter[str] = Counter()
+    wf = Workflow("tenanted")
+    for i in range(6):
+        def work(ctx: Context) -> None:
+            with lock:
+                active[ctx.tenant] += 1
+                peak[ctx.tenant] = max(peak[ctx.tenant], active[ctx.tenant])
+            time.sleep(0.02)  # gives overlapping tasks a chance to exist; not synchronisation
+            with lock:
+                active[ctx.tenant] -= 1
+        wf.add_task(work, id=f"w{i}")
+    with Host(home=tmp_path, max_concurrency=8, tenant_concurrency=2) as h:
+        for tenant in ("red", "blue"):
+            h.add_workflow(wf, tenant=tenant)
+        ids = [h.client.schedule("local::tenanted", {}, tenant=t) for t in ("red", "blue")]
+        states = [h.wait(eid, tenant=t, timeout=60) for eid, t in zip(ids, ("red", "blue"), strict=True)]
+    assert all(s["status"] == "succeeded" for s in states)
+    assert 1 <= peak["red"] <= 2 and 1 <= peak["blue"] <= 2
