@@ -50,7 +50,7 @@ class Client:
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  tenant: str | None = None, engine: Engine | None = None,
-                 catalog: Catalog | None = None, on_change: Callable[[], None] | None = None) -> None:
+                 catalog: Catalog | None = None, on_change: Callable[..., None] | None = None) -> None:
         self.home = Path(home) if home else default_home()
         self.tenant = tenant or "default"
         self._acting_for = tenant
@@ -65,7 +65,9 @@ class Client:
 
             catalog = Catalog(Registry(engine, self.home / "packages"))
         self.catalog = catalog
-        self._on_change = on_change or (lambda: notify_hosts(self.engine))
+        # Called after a commit that created work; ``scan=True`` when hosts must also look
+        # beyond ready tasks (a cancellation to carry out).
+        self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
 
     @property
     def registry(self) -> Any:
@@ -142,7 +144,7 @@ class Client:
         with self.engine.begin() as conn:
             asked = ops.request_cancel(conn, self._tenant(tenant), execution_id, by, reason, now())
         if asked:
-            self._on_change()
+            self._on_change(scan=True)
         return asked
 
     def status(self, execution_id: str, *, tenant: str | None = None) -> dict[str, Any]:

@@ -45,7 +45,7 @@ _SQL_INSERT_EXECUTION = text(
     ":version, :input, 'pending', 1, :parent, :ptask, :retries, :timeout, :deadline, FALSE, :at)")
 _SQL_INSERT_TASK = text(
     "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before) "
-    "VALUES (:u, :t, :p, :s, 0, 0)")
+    "VALUES (:u, :t, :p, :s, 0, :at)")
 _SQL_EVENT = text(
     "INSERT INTO events (execution_uid, at, kind, task_id, detail) VALUES (:u, :at, :k, :t, :d)")
 
@@ -133,7 +133,8 @@ def create_execution(
             found = find_execution(conn, tenant, eid)
             return Created(found.uid, eid, False)
     conn.execute(_SQL_INSERT_TASK, [
-        {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending"}
+        {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending",
+         "at": at}
         for t in plan.tasks.values()
     ])
     conn.execute(_SQL_EVENT, {"u": uid, "at": at, "k": "scheduled", "t": None, "d": dumps(

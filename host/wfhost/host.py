@@ -144,8 +144,9 @@ class Host:
         """Make a plain-Python workflow runnable here as ``package::workflow``."""
         self.catalog.add_local(workflow, tenant or self.client.tenant, package)
 
-    def _changed(self) -> None:
-        self.scheduler.wake(scan=True)
+    def _changed(self, scan: bool = False) -> None:
+        # New ready tasks need only a claiming turn; a cancellation needs a scan.
+        self.scheduler.wake(scan=scan)
         notify_hosts(self.engine, exclude=self.host_id)
 
     def _note_finished(self, _uid: str, _status: str) -> None:

@@ -65,7 +65,7 @@ _SQL_STATES = text(
     "SELECT task_id, state FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _SQL_MAKE_READY = text(
-    "UPDATE task_runs SET state='ready', not_before=0 "
+    "UPDATE task_runs SET state='ready', not_before=:at "
     "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
 _SQL_COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
 _SQL_EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
@@ -79,7 +79,7 @@ _SQL_READY = (
     "e.version, e.package_version_id, e.input, e.status "
     "FROM task_runs t JOIN executions e ON e.uid = t.execution_uid "
     "WHERE t.state = 'ready' AND t.not_before <= :at "
-    "ORDER BY t.not_before, e.created_at, t.position LIMIT :n")
+    "ORDER BY t.not_before LIMIT :n")
 _SQL_CLAIM = text(
     "UPDATE task_runs SET state='running', attempt=attempt+1, lease_owner=:h, started_at=:s, "
     "deadline=:d WHERE execution_uid=:u AND task_id=:t")
@@ -314,7 +314,7 @@ class Scheduler:
                 W.c.status == "open")).scalar_one()
             state = "waiting" if still_open else "ready"
             conn.execute(update(T).where(where).values(
-                state=state, lease_owner=None, deadline=None, not_before=0.0,
+                state=state, lease_owner=None, deadline=None, not_before=at,
                 attempt=run.attempt - 1))  # waiting is not a failed attempt
             detail = (outcome.detail or {}).get("waiting_for") if isinstance(outcome.detail, dict) else None
             self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=detail)
@@ -368,7 +368,7 @@ class Scheduler:
                     if not when.holds(self._merged(conn, uid, ex.input, plan, task_id)):
                         verdict = "skipped"
                 if verdict == "ready":
-                    conn.execute(_SQL_MAKE_READY, {"u": uid, "t": task_id})
+                    conn.execute(_SQL_MAKE_READY, {"u": uid, "t": task_id, "at": at})
                 else:
                     conn.execute(update(T).where(
                         T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending"
@@ -391,7 +391,7 @@ class Scheduler:
         conn.execute(delete(J).where(J.c.execution_uid == uid))
         conn.execute(delete(W).where(W.c.execution_uid == uid))
         conn.execute(update(T).where(T.c.execution_uid == uid).values(
-            state="pending", attempt=0, not_before=0.0, lease_owner=None, deadline=None,
+            state="pending", attempt=0, not_before=at, lease_owner=None, deadline=None,
             output=None, error=None, detail=None, waiting_for=None, started_at=None,
             finished_at=None))
         conn.execute(update(T).where(T.c.execution_uid == uid, T.c.task_id.in_(plan.roots))
@@ -489,7 +489,7 @@ class Scheduler:
             conn.execute(update(T).where(T.c.execution_uid == o.execution_uid,
                                          T.c.task_id == o.task_id, T.c.state == "running")
                          .values(state="ready", attempt=T.c.attempt - 1, lease_owner=None,
-                                 not_before=0.0, deadline=None))
+                                 not_before=at, deadline=None))
             self._event(o.execution_uid, "task_recovered", o.task_id, at)
         if dead:
             conn.execute(delete(H).where(H.c.id.in_(dead), H.c.heartbeat_at < at - 3600))

@@ -189,5 +189,5 @@ def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
             woken.append(row.task_id)
             conn.execute(update(T).where(and_(
                 T.c.execution_uid == uid, T.c.task_id == row.task_id, T.c.state == "waiting"
-            )).values(state="ready", not_before=0.0, waiting_for=None))
+            )).values(state="ready", not_before=at, waiting_for=None))
     return woken
