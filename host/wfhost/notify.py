@@ -17,20 +17,21 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine, select, text
 
 from ._db import H, now
 from .store import reader
 
-__all__ = ["CHANNEL", "PgListener", "WakeListener", "live_hosts", "notify_hosts"]
+__all__ = ["CHANNEL", "PgListener", "WakeListener", "host_alive", "live_hosts", "notify_hosts"]
 
 CHANNEL = "wfhost"
 
 LIVE_SECONDS = 15.0
 
 
-def _alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -40,22 +41,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def host_alive(row: Any, at: float) -> bool:
+    """Whether a ``hosts`` row is a running host.
+
+    Not if it stopped, or has not heartbeated for `LIVE_SECONDS`; on this
+    machine, not if its process is gone, which lets a restarted host recover
+    the attempts its dead predecessor leased at once instead of after the TTL.
+    """
+    if row.stopped or row.heartbeat_at < at - LIVE_SECONDS:
+        return False
+    return row.hostname != socket.gethostname() or _pid_alive(row.pid)
+
+
 def live_hosts(engine: Engine) -> list[tuple[str, int | None]]:
     """Hosts that are running now: ``(host id, wake port)`` (port ``None`` if on another machine)."""
     me = socket.gethostname()
-    out = []
     with reader(engine).connect() as conn:
-        rows = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.wake_port)
-                            .where(H.c.stopped.is_(False))).all()
-    for r in rows:
-        if r.heartbeat_at < now() - LIVE_SECONDS:
-            continue
-        if r.hostname == me:
-            if _alive(r.pid):
-                out.append((r.id, r.wake_port))
-        else:
-            out.append((r.id, None))
-    return out
+        rows = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.wake_port,
+                                   H.c.stopped).where(H.c.stopped.is_(False))).all()
+    at = now()
+    return [(r.id, r.wake_port if r.hostname == me else None) for r in rows if host_alive(r, at)]
 
 
 _recent: dict[int, tuple[float, list[tuple[str, int | None]]]] = {}

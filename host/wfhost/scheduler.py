@@ -47,6 +47,7 @@ from .dispatch import Dispatcher
 from .durable import RunRef
 from .executions import request_cancel
 from .models import TERMINAL_TASK
+from .notify import host_alive
 from .plans import WorkflowPlan, merge_inputs
 from .store import skip_locked
 from .waits import resolve_waits
@@ -102,18 +103,7 @@ log = logging.getLogger("wfhost.scheduler")
 
 HEARTBEAT_SECONDS = 2.0
 DRAIN_SECONDS = 5.0
-HOST_TTL_SECONDS = 15.0
 SCAN_SECONDS = 1.0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Scheduler:
@@ -473,26 +463,20 @@ class Scheduler:
         conn.execute(update(H).where(H.c.id == self.host_id).values(heartbeat_at=at))
         self._next_heartbeat = at + HEARTBEAT_SECONDS
         # Recover attempts leased by hosts that are gone: at-least-once for task bodies.
-        me = socket.gethostname()
-        dead = []
-        for h in conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.stopped)
-                              .where(H.c.id != self.host_id)):
-            gone = h.stopped or h.heartbeat_at < at - HOST_TTL_SECONDS or (
-                h.hostname == me and not _pid_alive(h.pid))
-            if gone:
-                dead.append(h.id)
+        hosts = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.stopped)).all()
+        live = [h.id for h in hosts if h.id == self.host_id or host_alive(h, at)]
         orphans = conn.execute(select(T.c.execution_uid, T.c.task_id).where(
             T.c.state == "running",
-            or_(T.c.lease_owner.in_(dead), T.c.lease_owner.is_(None)) if dead
-            else T.c.lease_owner.is_(None))).all()
+            or_(T.c.lease_owner.is_(None), T.c.lease_owner.not_in(live)))).all()
         for o in orphans:
             conn.execute(update(T).where(T.c.execution_uid == o.execution_uid,
                                          T.c.task_id == o.task_id, T.c.state == "running")
                          .values(state="ready", attempt=T.c.attempt - 1, lease_owner=None,
                                  not_before=at, deadline=None))
             self._event(o.execution_uid, "task_recovered", o.task_id, at)
-        if dead:
-            conn.execute(delete(H).where(H.c.id.in_(dead), H.c.heartbeat_at < at - 3600))
+        forgotten = [h.id for h in hosts if h.id not in live and h.heartbeat_at < at - 3600]
+        if forgotten:
+            conn.execute(delete(H).where(H.c.id.in_(forgotten)))
 
     def _fire_timers(self, conn: Connection, at: float, touched: set[str]) -> None:
         due = conn.execute(select(W.c.execution_uid, E.c.tenant).distinct().select_from(
