@@ -1,4 +1,4 @@
-"""The code passes ruff (style, imports, bug patterns, and the banned `host.`/`packager.` imports)."""
+"""The code passes ruff (style, imports, bug patterns, banned `host.`/`packager.` imports) and mypy."""
 
 from __future__ import annotations
 
@@ -18,4 +18,12 @@ def test_ruff_is_clean() -> None:
         pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
     result = subprocess.run([ruff, "check", "packager", "registry", "host", "bench"], cwd=REPO,
                             capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean() -> None:
+    mypy = Path(sys.executable).with_name("mypy")
+    if not mypy.exists():
+        pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")
+    result = subprocess.run([str(mypy)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -46,7 +46,7 @@ class Catalog:
         self.registry = registry
         # Lookups happen inside the scheduler's write transaction: they go through a
         # reader view of the same engine, which on SQLite never waits for the write lock.
-        self._lookup = registry
+        self._lookup: Registry | None = registry
         if registry is not None:
             from wfregistry import Registry as _Registry
 
@@ -72,7 +72,7 @@ class Catalog:
 
     def package(self, version_id: int) -> PackageInfo:
         """The registered package version (for dispatching to its worker)."""
-        if self.registry is None:
+        if self._lookup is None:
             raise NotFound(f"package version {version_id} is not known to this host")
         info = self._packages.get(version_id)
         if info is None:  # a version's files and manifest never change once registered
@@ -96,7 +96,7 @@ class Catalog:
         local = self._local.get((tenant, ref.package, ref.workflow))
         if local is not None and ref.version is None:
             return Target(self.plan(None, tenant, ref.package, ref.workflow), ref.package, None, None)
-        if self.registry is None:
+        if self._lookup is None:
             raise NotFound(f"no workflow {ref} (no such plain-Python workflow in this host)")
         if ref.package == package and ref.version is None and version_id is not None:
             info = self.package(version_id)

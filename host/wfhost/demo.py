@@ -143,8 +143,10 @@ def run_demo(home: Path, samples: Path, progress: Progress | None = None) -> Dem
             result.skipped.append((name, f"not in {samples}"))
             continue
         say(f"building {name}")
-        archives.append(build_package(src, key, home / "dist",
-                                      progress=lambda msg, n=name: say(f"building {n}: {msg}")))
+        def progress(msg: str, n: str = name) -> None:
+            say(f"building {n}: {msg}")
+
+        archives.append(build_package(src, key, home / "dist", progress=progress))
 
     # The demo's own SQLite store, whatever $WFHOST_DATABASE_URL says: it never touches real data.
     host = Host(home, f"sqlite:///{home / 'wfhost.db'}", tenant=TENANT).start()

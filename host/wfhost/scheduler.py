@@ -123,7 +123,7 @@ class Scheduler:
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
                  threads: int | None = None, log_dir: Any = None, load_timeout: float = 30.0,
                  on_finished: Callable[[str, str, str, str], None] | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], object] | None = None) -> None:
         from .durable import DurableCalls
 
         self.engine = engine
@@ -346,7 +346,7 @@ class Scheduler:
             if not candidates:
                 break
             needed = {d for c in candidates for d in plan.tasks[c].depends_on} | set(candidates)
-            states = dict(conn.execute(_SQL_STATES, {"u": uid, "ids": sorted(needed)}).all())
+            states: dict[str, str] = dict(conn.execute(_SQL_STATES, {"u": uid, "ids": sorted(needed)}).all())
             for task_id in candidates:
                 if states.get(task_id) != "pending":
                     continue
@@ -370,7 +370,7 @@ class Scheduler:
     def _merged(self, conn: Connection, uid: str, execution_input: str, plan: WorkflowPlan,
                 task_id: str) -> dict[str, Any]:
         deps = plan.tasks[task_id].depends_on
-        outputs = dict(conn.execute(select(T.c.task_id, T.c.output).where(
+        outputs: dict[str, str | None] = dict(conn.execute(select(T.c.task_id, T.c.output).where(
             T.c.execution_uid == uid, T.c.task_id.in_(deps))).all()) if deps else {}
         return merge_inputs(execution_input, [outputs.get(d) for d in deps])
 
@@ -402,7 +402,7 @@ class Scheduler:
         """Finish executions with no task left to run; keep running/waiting status current."""
         while touched:
             uid = touched.pop()
-            counts = dict(conn.execute(_SQL_COUNTS, {"u": uid}).all())
+            counts: dict[str, int] = dict(conn.execute(_SQL_COUNTS, {"u": uid}).all())
             ex = self._execution(conn, uid)
             if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
                 continue
@@ -554,7 +554,7 @@ class Scheduler:
         limit = room * 2 if self.tenant_concurrency else room
         q = text(_SQL_READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
         rows = conn.execute(q, {"at": at, "n": limit}).all()
-        picked = []
+        picked: list[Any] = []
         for r in rows:
             if len(picked) >= room:
                 break
