@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, text
 
 from .models import EventRow, ExecutionRow, HostRow, JournalEntry, SignalRow, TaskRunRow, WaitRow
 
@@ -31,9 +31,12 @@ def now() -> float:
     return time.time()
 
 
+_SQL_EVENT = text(
+    "INSERT INTO events (execution_uid, at, kind, task_id, detail) VALUES (:u, :at, :k, :t, :d)")
+
+
 def add_event(conn: Connection, uid: str, kind: str, task_id: str | None = None,
               at: float | None = None, **detail: Any) -> None:
     """Append one line to an execution's history."""
-    conn.execute(insert(EV).values(
-        execution_uid=uid, at=at or now(), kind=kind, task_id=task_id,
-        detail=dumps(detail) if detail else None))
+    conn.execute(_SQL_EVENT, {"u": uid, "at": at or now(), "k": kind, "t": task_id,
+                              "d": dumps(detail) if detail else None})

@@ -14,18 +14,24 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, text, update
 
 from wfpkg import Cancelled
 from wfpkg.runtime import Backend, Suspended
 
-from ._db import E, J, T, add_event, dumps, now
+from ._db import T, add_event, dumps, now
 from .catalog import Catalog, Target
 from .errors import Conflict, HostError, InvalidRequest, NotFound
 from .executions import create_execution, request_cancel, send_signal
 from .waits import describe, open_wait, try_resolve
 
 __all__ = ["DurableCalls", "HostBackend", "RunRef"]
+
+_SQL_RECORDED = text("SELECT result FROM journal WHERE execution_uid=:u AND task_id=:t AND seq=:s")
+_SQL_CANCEL_REQUESTED = text("SELECT cancel_requested FROM executions WHERE uid=:u")
+_SQL_RECORD = text(
+    "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
+    "VALUES (:u, :t, :s, :k, :n, :r, :at)")
 
 
 class RunRef:
@@ -70,11 +76,10 @@ class DurableCalls:
         # store, and on SQLite (BEGIN IMMEDIATE) that read would wait on this very transaction.
         target = self._resolve_child(run, request) if kind == "start_child" else None
         with self._engine.begin() as conn:
-            done = conn.execute(select(J.c.result).where(
-                J.c.execution_uid == run.uid, J.c.task_id == run.task_id, J.c.seq == seq)).first()
+            done = conn.execute(_SQL_RECORDED, {"u": run.uid, "t": run.task_id, "s": seq}).first()
             if done is not None:  # a zombie attempt or a lost reply: the first result stands
                 return json.loads(done.result)
-            ex = conn.execute(select(E.c.cancel_requested).where(E.c.uid == run.uid)).first()
+            ex = conn.execute(_SQL_CANCEL_REQUESTED, {"u": run.uid}).first()
             if ex is None or ex.cancel_requested:
                 raise Cancelled(f"execution {run.execution_id!r} was cancelled")
             at = now()
@@ -114,8 +119,8 @@ class DurableCalls:
             else:
                 raise InvalidRequest(f"unknown durable call kind {kind!r}")
             if suspend is None:
-                conn.execute(insert(J).values(execution_uid=run.uid, task_id=run.task_id, seq=seq,
-                                              kind=kind, name=name, result=dumps(result), at=at))
+                conn.execute(_SQL_RECORD, {"u": run.uid, "t": run.task_id, "s": seq, "k": kind, "n": name,
+                                           "r": dumps(result), "at": at})
         if changed:
             self._on_change()
         if suspend is not None:

@@ -10,13 +10,13 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
 
-from ._db import EV, E, S, T, W, add_event, dumps
+from ._db import EV, E, T, W, add_event, dumps
 from .errors import Conflict, InvalidRequest, NotFound
 from .models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from .plans import WorkflowPlan
@@ -46,6 +46,10 @@ _SQL_INSERT_EXECUTION = text(
 _SQL_INSERT_TASK = text(
     "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before) "
     "VALUES (:u, :t, :p, :s, 0, :at)")
+_SQL_FIND = text("SELECT * FROM executions WHERE tenant=:t AND id=:i")
+_SQL_SIGNAL = text(
+    "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
+    "VALUES (:u, :n, :p, :s, :at, FALSE)")
 _SQL_EVENT = text(
     "INSERT INTO events (execution_uid, at, kind, task_id, detail) VALUES (:u, :at, :k, :t, :d)")
 
@@ -72,7 +76,7 @@ def check_payload(value: Any, what: str) -> str:
 
 def find_execution(conn: Connection, tenant: str, execution_id: str) -> Any:
     """The execution row of ``tenant``'s ``execution_id``, or `NotFound`."""
-    row = conn.execute(select(E).where(E.c.tenant == tenant, E.c.id == execution_id)).first()
+    row = conn.execute(_SQL_FIND, {"t": tenant, "i": execution_id}).first()
     if row is None:
         raise NotFound(f"no execution {execution_id!r} for tenant {tenant!r}")
     return row
@@ -168,12 +172,11 @@ def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, pay
         check_name(name, "signal name")
     except InvalidName as exc:
         raise InvalidRequest(str(exc)) from None
-    text = check_payload(payload, f"payload of signal {name!r}")
+    payload_text = check_payload(payload, f"payload of signal {name!r}")
     row = find_execution(conn, tenant, execution_id)
     if row.status in TERMINAL_EXECUTION:
         raise Conflict(f"execution {execution_id!r} already {row.status}; signal {name!r} not delivered")
-    conn.execute(insert(S).values(execution_uid=row.uid, name=name, payload=text, sender=sender,
-                                  sent_at=at, consumed=False))
+    conn.execute(_SQL_SIGNAL, {"u": row.uid, "n": name, "p": payload_text, "s": sender, "at": at})
     add_event(conn, row.uid, "signal_received", at=at, name=name, sender=sender)
     return resolve_waits(conn, tenant, row.uid, at, only_signal=name)
 

@@ -14,19 +14,41 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, select, text
 
-from ._db import E, J, S, T, W, add_event, dumps
+from ._db import E, S, add_event, dumps
 from .models import TERMINAL_EXECUTION
 
 __all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
+
+# Signals and waits are on the hot path of every resume: plain SQL, compiled once.
+_SQL_WAIT_SPEC = text("SELECT spec FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s")
+_SQL_WAIT_INSERT = text(
+    "INSERT INTO waits (execution_uid, task_id, seq, spec, status, created_at, due_at) "
+    "VALUES (:u, :t, :s, :spec, 'open', :at, :due)")
+_SQL_WAIT_STATUS = "SELECT status FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s"
+_SQL_WAIT_CLOSE = text(
+    "UPDATE waits SET status='done' WHERE execution_uid=:u AND task_id=:t AND seq=:s AND status='open'")
+_SQL_OLDEST_SIGNAL = text(
+    "SELECT id, payload FROM signals WHERE execution_uid=:u AND name=:n AND consumed=FALSE "
+    "ORDER BY id LIMIT 1")
+_SQL_TAKE_SIGNAL = text(
+    "UPDATE signals SET consumed=TRUE, consumed_by=:c WHERE id=:id AND consumed=FALSE")
+_SQL_JOURNAL = text(
+    "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
+    "VALUES (:u, :t, :s, 'wait', :n, :r, :at)")
+_SQL_OPEN_WAITS = text(
+    "SELECT task_id, seq, spec FROM waits WHERE execution_uid=:u AND status='open' "
+    "ORDER BY created_at, seq")
+_SQL_WAKE_TASK = text(
+    "UPDATE task_runs SET state='ready', not_before=:at, waiting_for=NULL "
+    "WHERE execution_uid=:u AND task_id=:t AND state='waiting'")
 
 
 def open_wait(conn: Connection, uid: str, task_id: str, seq: int, name: str,
               request: dict[str, Any], at: float) -> dict[str, Any]:
     """Record the wait (once; a re-run finds the first record and its timer due times)."""
-    row = conn.execute(select(W.c.spec, W.c.status).where(
-        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq)).first()
+    row = conn.execute(_SQL_WAIT_SPEC, {"u": uid, "t": task_id, "s": seq}).first()
     if row is not None:
         return json.loads(row.spec)
     waits = []
@@ -41,8 +63,8 @@ def open_wait(conn: Connection, uid: str, task_id: str, seq: int, name: str,
     if request.get("timeout") is not None:
         spec["timeout_due"] = at + float(request["timeout"])
         dues.append(spec["timeout_due"])
-    conn.execute(insert(W).values(execution_uid=uid, task_id=task_id, seq=seq, spec=dumps(spec),
-                                  status="open", created_at=at, due_at=min(dues) if dues else None))
+    conn.execute(_SQL_WAIT_INSERT, {"u": uid, "t": task_id, "s": seq, "spec": dumps(spec), "at": at,
+                                    "due": min(dues) if dues else None})
     return spec
 
 
@@ -78,13 +100,10 @@ def _child_value(conn: Connection, tenant: str, child_id: str) -> dict[str, Any]
 def _take_signal(conn: Connection, uid: str, name: str, consumer: str) -> Any:
     """Consume the oldest unconsumed signal ``name``; return ``(True, payload)`` or ``(False, None)``."""
     while True:
-        row = conn.execute(select(S.c.id, S.c.payload).where(
-            S.c.execution_uid == uid, S.c.name == name, S.c.consumed.is_(False)
-        ).order_by(S.c.id).limit(1)).first()
+        row = conn.execute(_SQL_OLDEST_SIGNAL, {"u": uid, "n": name}).first()
         if row is None:
             return False, None
-        taken = conn.execute(update(S).where(S.c.id == row.id, S.c.consumed.is_(False)).values(
-            consumed=True, consumed_by=consumer)).rowcount
+        taken = conn.execute(_SQL_TAKE_SIGNAL, {"id": row.id, "c": consumer}).rowcount
         if taken:
             return True, json.loads(row.payload)
 
@@ -100,8 +119,8 @@ def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
     """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``."""
     # Lock the wait first (PostgreSQL; SQLite writers are serialized already), so that two
     # transactions never both consume something for it.
-    state = conn.execute(select(W.c.status).where(
-        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq).with_for_update()).first()
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    state = conn.execute(text(_SQL_WAIT_STATUS + lock), {"u": uid, "t": task_id, "s": seq}).first()
     if state is None or state.status != "open":
         return None
     consumer = f"{task_id}#{seq}"
@@ -152,14 +171,12 @@ def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
         result = {"timeout": True}
     if result is None:
         return None
-    closed = conn.execute(update(W).where(
-        W.c.execution_uid == uid, W.c.task_id == task_id, W.c.seq == seq, W.c.status == "open"
-    ).values(status="done")).rowcount
+    closed = conn.execute(_SQL_WAIT_CLOSE, {"u": uid, "t": task_id, "s": seq}).rowcount
     if not closed:  # someone else resolved it first; their journal entry stands
         return None
     name = spec.get("name", "")
-    conn.execute(insert(J).values(execution_uid=uid, task_id=task_id, seq=seq, kind="wait",
-                                  name=name, result=dumps(result), at=at))
+    conn.execute(_SQL_JOURNAL, {"u": uid, "t": task_id, "s": seq, "n": name, "r": dumps(result),
+                                "at": at})
     add_event(conn, uid, "wait_resolved", task_id, at=at, seq=seq, result=_summary(result, waits))
     return result
 
@@ -178,8 +195,7 @@ def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
                   only_signal: str | None = None) -> list[str]:
     """Try every open wait of one execution; make resolved tasks ready. Returns those task ids."""
     woken: list[str] = []
-    rows = conn.execute(select(W.c.task_id, W.c.seq, W.c.spec).where(
-        W.c.execution_uid == uid, W.c.status == "open").order_by(W.c.created_at, W.c.seq)).all()
+    rows = conn.execute(_SQL_OPEN_WAITS, {"u": uid}).all()
     for row in rows:
         spec = json.loads(row.spec)
         if only_signal is not None and not any(
@@ -187,7 +203,5 @@ def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
             continue
         if try_resolve(conn, tenant, uid, row.task_id, row.seq, spec, at) is not None:
             woken.append(row.task_id)
-            conn.execute(update(T).where(and_(
-                T.c.execution_uid == uid, T.c.task_id == row.task_id, T.c.state == "waiting"
-            )).values(state="ready", not_before=at, waiting_for=None))
+            conn.execute(_SQL_WAKE_TASK, {"u": uid, "t": row.task_id, "at": at})
     return woken
