@@ -59,6 +59,18 @@ def die_once(ctx: Context) -> None:
     ctx["survived_on"] = ctx.attempt
 
 
+segv = Workflow("segv")
+
+
+@segv.task(retry=RetryPolicy(attempts=2, backoff=0.01))
+def fault_once(ctx: Context) -> None:
+    if ctx.attempt == 1:
+        import ctypes
+
+        ctypes.string_at(0)  # a segmentation fault in the worker process
+    ctx["survived_on"] = ctx.attempt
+
+
 parked = Workflow("parked")
 
 
@@ -71,7 +83,7 @@ def park(ctx: Context) -> None:
 
 @hookimpl
 def wfhost_workflows():
-    return [order, crashy, parked]
+    return [order, crashy, segv, parked]
 '''
 
 PYPROJECT = '''
@@ -177,6 +189,18 @@ def test_a_task_that_kills_its_worker_is_retried_and_others_keep_running(host: H
     retried = [e for e in c.history(crash, tenant="acme") if e["kind"] == "task_retrying"]
     assert len(retried) == 1 and "died" in retried[0]["error"]
     assert host.wait(other, tenant="globex", timeout=60)["status"] == "succeeded"
+
+
+def test_a_segfault_in_a_task_kills_only_its_worker(host: Host) -> None:
+    c = host.client
+    fault = c.schedule("acme::shop::segv", {}, tenant="acme")
+    state = host.wait(fault, tenant="acme", timeout=60)
+    assert state["status"] == "succeeded", state["error"]
+    assert state["output"] == {"survived_on": 2}
+    [retry] = [e for e in c.history(fault, tenant="acme") if e["kind"] == "task_retrying"]
+    assert "SIGSEGV" in retry["error"]
+    assert host.wait(c.schedule("globex::shop::order", {}, tenant="globex"), tenant="globex",
+                     timeout=60)["status"] == "succeeded"
 
 
 def test_a_tenant_cannot_name_another_tenants_package(host: Host) -> None:

@@ -133,3 +133,49 @@ def test_a_failed_parent_cancels_its_running_children(host: Host) -> None:
     assert host.wait(eid, timeout=20)["status"] == "failed"
     st = execution_state(host.client, "job-3.kid", "cancelled")
     assert st["cancelled_by"] == "parent job-3: failed"
+
+
+def test_a_failed_child_is_started_again_up_to_its_retry_count(host: Host) -> None:
+    runs: list[str] = []
+    flaky = Workflow("flaky_kid")
+
+    @flaky.task()
+    def work(ctx: Context) -> None:
+        runs.append(ctx.execution_id)
+        if len(runs) < 3:
+            raise FatalTaskError(f"run {len(runs)} fails")
+        ctx["run"] = len(runs)
+
+    parent = Workflow("retrying_parent")
+
+    @parent.task()
+    def call(ctx: Context) -> None:
+        ctx["out"] = ctx.start_child("flaky_kid", {}, id="flaky-1", retry=2).result()
+
+    host.add_workflow(flaky)
+    host.add_workflow(parent)
+    st = host.wait(host.client.schedule("local::retrying_parent", {}), timeout=30)
+    assert st["status"] == "succeeded", st["error"]
+    assert st["output"]["out"] == {"run": 3}
+    assert runs == ["flaky-1"] * 3  # the same child id, run three times
+    kinds = [e["kind"] for e in host.client.history("flaky-1")]
+    assert kinds.count("retried") == 2 and kinds[-1] == "execution_succeeded"
+
+
+def test_a_child_past_its_timeout_fails_and_the_parent_sees_it(host: Host) -> None:
+    parent = Workflow("impatient")
+
+    @parent.task()
+    def call(ctx: Context) -> None:
+        try:
+            ctx.start_child("kid", {"n": 1, "hold": True}, id="slow-kid", timeout=0.3).result()
+        except ChildWorkflowError as exc:
+            ctx["child_error"] = {"id": exc.child_id, "status": exc.status, "error": exc.error}
+
+    host.add_workflow(kid_workflow())
+    host.add_workflow(parent)
+    st = host.wait(host.client.schedule("local::impatient", {}), timeout=30)
+    assert st["status"] == "succeeded", st["error"]
+    err = st["output"]["child_error"]
+    assert err["id"] == "slow-kid" and err["status"] == "failed" and "timeout" in err["error"]
+    assert host.client.status("slow-kid")["status"] == "failed"
