@@ -29,7 +29,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -41,7 +40,8 @@ from sqlalchemy import (
 
 from wfpkg.runner import TaskOutcome, TaskRequest
 
-from ._db import EV, E, H, J, S, T, W, dumps, now
+from . import _sql as sql
+from ._db import EV, E, H, J, T, W, dumps, now
 from .catalog import Catalog
 from .dispatch import Dispatcher
 from .durable import RunRef
@@ -53,51 +53,6 @@ from .store import skip_locked
 from .waits import resolve_waits
 
 __all__ = ["Scheduler"]
-
-# Hot-path statements, per task: plain SQL (portable across SQLite and PostgreSQL)
-# compiled once, because building Core expressions costs more than the query.
-_SQL_SUCCEED = text(
-    "UPDATE task_runs SET state='succeeded', output=:o, finished_at=:at, error=NULL, "
-    "lease_owner=NULL, waiting_for=NULL, deadline=NULL "
-    "WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
-_SQL_CURRENT = text(
-    "SELECT 1 FROM task_runs WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
-_SQL_STATES = text(
-    "SELECT task_id, state FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-_SQL_MAKE_READY = text(
-    "UPDATE task_runs SET state='ready', not_before=:at "
-    "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
-_SQL_COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
-_SQL_EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
-_SQL_SET_STATUS = text("UPDATE executions SET status=:s WHERE uid=:u")
-_SQL_TASK_RESULTS = text(
-    "SELECT task_id, state, output, error, attempt FROM task_runs WHERE execution_uid=:u")
-_SQL_FINISH = text(
-    "UPDATE executions SET status=:s, output=:o, error=:e, finished_at=:at WHERE uid=:u")
-_SQL_READY = (
-    "SELECT t.execution_uid, t.task_id, t.attempt, e.tenant, e.id, e.package, e.workflow, "
-    "e.version, e.package_version_id, e.input, e.status "
-    "FROM task_runs t JOIN executions e ON e.uid = t.execution_uid "
-    "WHERE t.state = 'ready' AND t.not_before <= :at "
-    "ORDER BY t.not_before LIMIT :n")
-_SQL_CLAIM = text(
-    "UPDATE task_runs SET state='running', attempt=attempt+1, lease_owner=:h, started_at=:s, "
-    "deadline=:d WHERE execution_uid=:u AND task_id=:t")
-_SQL_START_EXECUTIONS = text(
-    "UPDATE executions SET status='running', started_at=COALESCE(started_at, :at) "
-    "WHERE uid IN :uids AND status <> 'running'").bindparams(bindparam("uids", expanding=True))
-_SQL_OUTPUTS = text(
-    "SELECT task_id, output FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-_SQL_JOURNALS = text(
-    "SELECT execution_uid, task_id, seq, kind, name, result FROM journal "
-    "WHERE execution_uid IN :uids ORDER BY seq").bindparams(bindparam("uids", expanding=True))
-
-_SQL_RETIRED = text(
-    "SELECT p.id, p.tenant, p.name, p.version, p.install_dir FROM package_versions p "
-    "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
-    "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
 
 log = logging.getLogger("wfhost.scheduler")
 
@@ -268,7 +223,7 @@ class Scheduler:
     def _execution(self, conn: Connection, uid: str) -> Any:
         ex = self._executions.get(uid)
         if ex is None:
-            ex = self._executions[uid] = conn.execute(_SQL_EXECUTION, {"u": uid}).first()
+            ex = self._executions[uid] = conn.execute(sql.EXECUTION, {"u": uid}).first()
         return ex
 
     def _plan(self, conn: Connection, uid: str) -> tuple[WorkflowPlan, Any]:
@@ -284,13 +239,13 @@ class Scheduler:
         key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
         if status == "succeeded":
-            if not conn.execute(_SQL_SUCCEED, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
+            if not conn.execute(sql.SUCCEED, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
             touched.add(run.uid)
             self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
             self._propagate(conn, run.uid, [run.task_id], at)
             return
-        if conn.execute(_SQL_CURRENT, key).first() is None:
+        if conn.execute(sql.CURRENT, key).first() is None:
             return  # stale, as above
         touched.add(run.uid)
         where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
@@ -346,7 +301,7 @@ class Scheduler:
             if not candidates:
                 break
             needed = {d for c in candidates for d in plan.tasks[c].depends_on} | set(candidates)
-            states: dict[str, str] = dict(conn.execute(_SQL_STATES, {"u": uid, "ids": sorted(needed)}).all())
+            states: dict[str, str] = dict(conn.execute(sql.STATES, {"u": uid, "ids": sorted(needed)}).all())
             for task_id in candidates:
                 if states.get(task_id) != "pending":
                     continue
@@ -358,7 +313,7 @@ class Scheduler:
                     if not when.holds(self._merged(conn, uid, ex.input, plan, task_id)):
                         verdict = "skipped"
                 if verdict == "ready":
-                    conn.execute(_SQL_MAKE_READY, {"u": uid, "t": task_id, "at": at})
+                    conn.execute(sql.MAKE_READY, {"u": uid, "t": task_id, "at": at})
                 else:
                     conn.execute(update(T).where(
                         T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending"
@@ -402,26 +357,24 @@ class Scheduler:
         """Finish executions with no task left to run; keep running/waiting status current."""
         while touched:
             uid = touched.pop()
-            counts: dict[str, int] = dict(conn.execute(_SQL_COUNTS, {"u": uid}).all())
+            counts: dict[str, int] = dict(conn.execute(sql.COUNTS, {"u": uid}).all())
             ex = self._execution(conn, uid)
             if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
                 continue
             live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
             if live:
-                status = "running" if counts.get("running") or counts.get("ready") else (
-                    "waiting" if counts.get("waiting") else "running")
-                if counts.get("pending") and not (counts.get("running") or counts.get("ready")
-                                                  or counts.get("waiting")):
-                    status = "running"
+                # Waiting: nothing can run until a wait is satisfied (pending tasks are behind it).
+                idle = counts.get("waiting") and not (counts.get("running") or counts.get("ready"))
+                status = "waiting" if idle else "running"
                 if status != ex.status:
-                    conn.execute(_SQL_SET_STATUS, {"s": status, "u": uid})
+                    conn.execute(sql.SET_STATUS, {"s": status, "u": uid})
                 continue
             self._finish(conn, ex, counts, at, touched, finished)
 
     def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
                 touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
         plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
-        rows = {r.task_id: r for r in conn.execute(_SQL_TASK_RESULTS, {"u": ex.uid})}
+        rows = {r.task_id: r for r in conn.execute(sql.TASK_RESULTS, {"u": ex.uid})}
         output: dict[str, Any] = {}
         error = None
         for task_id in plan.order:
@@ -441,7 +394,7 @@ class Scheduler:
         if status == "failed" and ex.retries_left > 0 and not ex.cancel_requested:
             self._restart(conn, ex.uid, None, at, "retried")
             return
-        conn.execute(_SQL_FINISH, {"u": ex.uid, "s": status, "e": error, "at": at,
+        conn.execute(sql.FINISH, {"u": ex.uid, "s": status, "e": error, "at": at,
                                    "o": dumps(output) if status == "succeeded" else None})
         self._executions.pop(ex.uid, None)
         self._event(ex.uid, f"execution_{status}", None, at, error=error)
@@ -542,7 +495,7 @@ class Scheduler:
         if self.catalog.registry is None or at < self._next_drain:
             return []
         self._next_drain = at + DRAIN_SECONDS
-        rows = conn.execute(_SQL_RETIRED).all()
+        rows = conn.execute(sql.RETIRED).all()
         return [r for r in rows if Path(r.install_dir).exists()]
 
     # -- claiming -----------------------------------------------------------------------
@@ -552,7 +505,7 @@ class Scheduler:
         if room <= 0:
             return []
         limit = room * 2 if self.tenant_concurrency else room
-        q = text(_SQL_READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
+        q = text(sql.READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
         rows = conn.execute(q, {"at": at, "n": limit}).all()
         picked: list[Any] = []
         for r in rows:
@@ -574,11 +527,11 @@ class Scheduler:
             limit = plans[(r.package_version_id, r.tenant, r.package, r.workflow)].tasks[r.task_id].timeout
             return at + limit if limit else None
 
-        conn.execute(_SQL_CLAIM, [{"h": self.host_id, "s": at, "d": deadline(r),
+        conn.execute(sql.CLAIM, [{"h": self.host_id, "s": at, "d": deadline(r),
                                    "u": r.execution_uid, "t": r.task_id} for r in picked])
         starting = sorted({r.execution_uid for r in picked if r.status != "running"})
         if starting:
-            conn.execute(_SQL_START_EXECUTIONS, {"at": at, "uids": starting})
+            conn.execute(sql.START_EXECUTIONS, {"at": at, "uids": starting})
         # Upstream outputs and journals of the whole batch.
         wanted: dict[str, set[str]] = {}
         for r in picked:
@@ -587,11 +540,11 @@ class Scheduler:
         outputs = {}
         for uid, ids in wanted.items():
             if ids:
-                for o in conn.execute(_SQL_OUTPUTS, {"u": uid, "ids": sorted(ids)}):
+                for o in conn.execute(sql.OUTPUTS, {"u": uid, "ids": sorted(ids)}):
                     outputs[(uid, o.task_id)] = o.output
         mine = {(r.execution_uid, r.task_id) for r in picked}
         journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for j in conn.execute(_SQL_JOURNALS, {"uids": sorted(wanted)}):
+        for j in conn.execute(sql.JOURNALS, {"uids": sorted(wanted)}):
             if (j.execution_uid, j.task_id) in mine:
                 journals.setdefault((j.execution_uid, j.task_id), []).append(
                     {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
@@ -613,20 +566,10 @@ class Scheduler:
         return claimed
 
     def _next_due(self, conn: Connection, at: float) -> float:
-        candidates = [
-            conn.execute(select(func.min(W.c.due_at)).where(W.c.status == "open")).scalar(),
-            conn.execute(select(func.min(T.c.not_before)).where(
-                T.c.state == "ready", T.c.not_before > at)).scalar(),
-            conn.execute(select(func.min(T.c.deadline)).where(
-                T.c.state == "running", T.c.lease_owner == self.host_id)).scalar(),
-            conn.execute(select(func.min(E.c.deadline)).where(
-                E.c.status.in_(("pending", "running", "waiting")),
-                E.c.cancel_requested.is_(False))).scalar(),
-        ]
-        due = [c for c in candidates if c is not None]
-        if not due:
-            return SCAN_SECONDS
-        return max(0.0, min(due) - at)
+        """Seconds until the next timer, backoff, attempt deadline or execution deadline."""
+        row = conn.execute(sql.NEXT_DUE, {"at": at, "h": self.host_id}).one()
+        due = [c for c in row if c is not None]
+        return max(0.0, min(due) - at) if due else SCAN_SECONDS
 
 
 def _text(value: Any) -> str | None:
@@ -639,5 +582,3 @@ def new_host_id() -> str:
     """A fresh host id."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-
-_ = S  # signals are consumed in waits.py
