@@ -72,8 +72,8 @@ class DurableCalls:
         """Perform call ``seq`` of ``run`` once; see `wfpkg.runtime.Backend.execute`."""
         suspend: dict[str, Any] | None = None
         changed = False
-        # Resolve a child's workflow before taking the write lock: the registry reads the same
-        # store, and on SQLite (BEGIN IMMEDIATE) that read would wait on this very transaction.
+        # Resolve a child's workflow before the transaction: it may read the registry, and
+        # reads need not hold the write lock.
         target = self._resolve_child(run, request) if kind == "start_child" else None
         with self._engine.begin() as conn:
             done = conn.execute(_SQL_RECORDED, {"u": run.uid, "t": run.task_id, "s": seq}).first()
