@@ -67,7 +67,8 @@ def test_orchestrator_cancels_the_dependents_of_a_failed_execution(host: Host) -
 def test_producer_notifies_consumers_and_a_starved_one_times_out(host: Host) -> None:
     host.client.schedule(CONSUMER, {"timeout_seconds": 30}, id="consumer-1")
     host.client.schedule(CONSUMER, {"timeout_seconds": 30}, id="consumer-2")
-    host.client.schedule(CONSUMER, {"expected": 2, "timeout_seconds": 0.3}, id="consumer-greedy")
+    # Long enough for the producer's one signal to arrive first, even on a loaded machine.
+    host.client.schedule(CONSUMER, {"expected": 2, "timeout_seconds": 3}, id="consumer-greedy")
     host.client.schedule(CONSUMER, {"timeout_seconds": 0.3}, id="consumer-starved")
     task_state(host.client, "consumer-1", "collect", "waiting")
     prod = host.client.schedule(PRODUCER, {
@@ -90,7 +91,7 @@ def test_producer_notifies_consumers_and_a_starved_one_times_out(host: Host) -> 
 
 def test_timer_workflow_sleeps_then_signals_its_target(host: Host) -> None:
     target = host.client.schedule(CONSUMER, {"signal": "timer_expired"}, id="alarm-target")
-    timer = host.client.schedule(TIMER, {"delay_seconds": 0.3, "target": target}, id="alarm-1")
+    timer = host.client.schedule(TIMER, {"delay_seconds": 1.0, "target": target}, id="alarm-1")
     assert "timer due" in task_state(host.client, timer, "wait_then_signal", "waiting")["waiting_for"]
     assert host.wait(timer, timeout=30)["output"] == {"notified": True}
     out = host.wait(target, timeout=30)["output"]

@@ -120,7 +120,7 @@ def test_a_cancelled_execution_waiting_on_a_timer_never_resumes(host: Host) -> N
     @wf.task()
     def nap(ctx: Context) -> None:
         runs.append((ctx.execution_id, "start"))
-        ctx.sleep(0.3)
+        ctx.sleep(1.0)  # long enough for the test to see it waiting, even on a loaded machine
         runs.append((ctx.execution_id, "woke"))
 
     host.add_workflow(wf)

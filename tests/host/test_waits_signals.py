@@ -162,7 +162,7 @@ def any_of(timer: float, then_wait: bool = False) -> Workflow:
 
 
 def test_wait_any_signal_first_and_the_timer_never_fires(host: Host) -> None:
-    host.add_workflow(any_of(timer=0.4))
+    host.add_workflow(any_of(timer=1.0))  # long enough to signal first, even on a loaded machine
     eid = host.client.schedule("local::any_of", {}, id="any-signal")
     waiting = task_state(host.client, eid, "decide", "waiting")["waiting_for"]
     assert "signal 'approval'" in waiting and "timer due" in waiting
@@ -170,7 +170,7 @@ def test_wait_any_signal_first_and_the_timer_never_fires(host: Host) -> None:
     st = host.wait(eid, timeout=20)
     assert st["output"] == {"index": 0, "value": {"approved": True}}
 
-    sleeper(host, 0.8)  # the scheduler has turned well past the losing timer's due time
+    sleeper(host, 1.2)  # the scheduler has turned well past the losing timer's due time
     resolved = [e for e in host.client.history(eid) if e["kind"] == "wait_resolved"]
     assert [e["result"] for e in resolved] == ["signal approval"]
     assert host.client.status(eid)["status"] == "succeeded"
@@ -206,8 +206,11 @@ def test_wait_for_signal_timeout_raises_wait_timeout(host: Host) -> None:
 
     host.add_workflow(wf)
     eid = host.client.schedule("local::patient", {}, id="patient-1")
-    waiting = task_state(host.client, eid, "wait", "waiting")["waiting_for"]
-    assert "signal 'never'" in waiting and "timeout at" in waiting
     st = host.wait(eid, timeout=20)
     assert st["status"] == "succeeded", st["error"]
     assert "never" in st["output"]["timed_out"]
+    # What it waited for is in its history (polling status could miss a 0.2 s wait).
+    [waited] = [e for e in host.client.history(eid) if e["kind"] == "task_waiting"]
+    assert "signal 'never'" in waited["waiting_for"] and "timeout at" in waited["waiting_for"]
+    [resolved] = [e for e in host.client.history(eid) if e["kind"] == "wait_resolved"]
+    assert resolved["result"] == "timeout"
