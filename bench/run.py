@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wfhost import Host
 from wfpkg import Context, Workflow
@@ -158,27 +159,46 @@ WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", help=f"any of {sorted(WORKLOADS)} (default: all)")
+def _median(values: list[Any]) -> Any:
+    if isinstance(values[0], list):  # a series per run (e.g. per-window figures): median per point
+        return [statistics.median(col) for col in zip(*values, strict=True)]
+    return statistics.median(values)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + " ".join(f"{x:.3g}" for x in v) + "]"
+    return f"{v:.4g}"
+
+
+def cli(workloads: dict[str, Callable[[str | None], dict[str, Any]]], description: str | None,
+        argv: list[str] | None = None) -> int:
+    """Run the named workloads ``-n`` times each and print medians (shared by the bench scripts)."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workloads", nargs="*", help=f"any of {sorted(workloads)} (default: all)")
     parser.add_argument("-n", "--repeat", type=int, default=5)
     parser.add_argument("--db", default=None, help="a database URL (default: SQLite in a temp home)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = {}
-    unknown = set(args.workloads) - set(WORKLOADS)
+    unknown = set(args.workloads) - set(workloads)
     if unknown:
-        parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
-    for name in args.workloads or list(WORKLOADS):
-        runs = [WORKLOADS[name](args.db) for _ in range(args.repeat)]
-        medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(workloads)}")
+    report = {}
+    for name in args.workloads or list(workloads):
+        runs = [workloads[name](args.db) for _ in range(args.repeat)]
+        medians = {k: _median([r[k] for r in runs]) for k in runs[0]}
         report[name] = {"median": medians, "runs": runs}
         if not args.json:
-            shown = ", ".join(f"{k}={v:.4g}" for k, v in medians.items())
-            print(f"{name:8s} median of {args.repeat}: {shown}", flush=True)
+            shown = ", ".join(f"{k}={_show(v)}" for k, v in medians.items())
+            print(f"{name:15s} median of {args.repeat}: {shown}", flush=True)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli(WORKLOADS, __doc__, argv)
 
 
 if __name__ == "__main__":

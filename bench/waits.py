@@ -39,9 +39,7 @@ with synchronous=NORMAL unless ``--db`` is given):
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import queue
 import statistics
 import sys
@@ -57,6 +55,7 @@ from wfhost import Host
 from wfpkg import Context, Workflow
 
 sys.path.insert(0, str(Path(__file__).parent))
+import run  # noqa: E402
 from run import _finish_counter, _host  # noqa: E402
 
 
@@ -287,40 +286,8 @@ WORKLOADS: dict[str, Callable[[str | None], dict[str, Any]]] = {
 }
 
 
-def _median(values: list[Any]) -> Any:
-    if isinstance(values[0], list):
-        return [statistics.median(col) for col in zip(*values, strict=True)]
-    return statistics.median(values)
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, list):
-        return "[" + " ".join(f"{x:.3g}" for x in v) + "]"
-    return f"{v:.4g}"
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", help=f"any of {sorted(WORKLOADS)} (default: all)")
-    parser.add_argument("-n", "--repeat", type=int, default=5)
-    parser.add_argument("--db", default=None, help="a database URL (default: SQLite in a temp home)")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    unknown = set(args.workloads) - set(WORKLOADS)
-    if unknown:
-        parser.error(f"unknown workloads {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
-    report = {}
-    for name in args.workloads or list(WORKLOADS):
-        runs = [WORKLOADS[name](args.db) for _ in range(args.repeat)]
-        medians = {k: _median([r[k] for r in runs]) for k in runs[0]}
-        report[name] = {"median": medians, "runs": runs}
-        if not args.json:
-            shown = ", ".join(f"{k}={_show(v)}" for k, v in medians.items())
-            print(f"{name:15s} median of {args.repeat}: {shown}", flush=True)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    return 0
+    return run.cli(WORKLOADS, __doc__, argv)
 
 
 if __name__ == "__main__":
