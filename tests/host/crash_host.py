@@ -6,30 +6,19 @@ Usage: python crash_host.py HOME RUNS_FILE. Schedules execution ``crash-chain``
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
-import time
 from pathlib import Path
 
+from recorded_chain import recorded_chain
+
 from wfhost import Host
-from wfpkg import Context, Workflow
 
 TASKS = 200
 
 
 def main(home: str, runs_file: str) -> None:
-    chain = Workflow("chain")
-    prev = None
-    for i in range(TASKS):
-        def step(ctx: Context, i: int = i) -> None:
-            fd = os.open(runs_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            os.write(fd, f"t{i}\n".encode())
-            os.close(fd)
-            time.sleep(0.003)
-            ctx["n"] = ctx.get("n", 0) + 1
-        chain.add_task(step, id=f"t{i}", depends_on=[prev] if prev else [])
-        prev = f"t{i}"
+    chain = recorded_chain(TASKS, runs_file, pause=0.003)
     host = Host(home=Path(home))
     host.add_workflow(chain)
     eid = host.client.schedule("local::chain", {}, id="crash-chain")

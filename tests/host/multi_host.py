@@ -9,30 +9,20 @@ RUNS_FILE as ``execution task pid``, exits 0 when every execution has finished.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 from pathlib import Path
 
+from recorded_chain import recorded_chain
+
 from wfhost import Host
-from wfpkg import Context, Workflow
 
 TASKS = 5
 
 
 def main(url: str, home: str, runs_file: str, executions: int, go: str) -> None:
-    chain = Workflow("chain")
-    prev = None
-    for i in range(TASKS):
-        def step(ctx: Context, i: int = i) -> None:
-            fd = os.open(runs_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            os.write(fd, f"{ctx.execution_id} t{i} {os.getpid()}\n".encode())
-            os.close(fd)
-            time.sleep(0.002)
-            ctx["n"] = ctx.get("n", 0) + 1
-        chain.add_task(step, id=f"t{i}", depends_on=[prev] if prev else [])
-        prev = f"t{i}"
+    chain = recorded_chain(TASKS, runs_file, pause=0.002)
     host = Host(home=Path(home), database_url=url, max_concurrency=4)
     host.add_workflow(chain)
     ids = host.client.schedule_many("local::chain", [{}] * executions,

@@ -18,7 +18,8 @@ KILLS = 4
 
 
 def _lines(path: Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
+    """The task id of every recorded run (lines are ``execution task pid``)."""
+    return [line.split()[1] for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_sigkilled_host_resumes_the_chain_exactly_once_per_recorded_task(tmp_path: Path) -> None:
@@ -29,7 +30,8 @@ def test_sigkilled_host_resumes_the_chain_exactly_once_per_recorded_task(tmp_pat
         before = len(_lines(runs))
         proc = subprocess.Popen(cmd)
         # Let it make some progress past where it was, then kill it at a random moment.
-        until(lambda: len(_lines(runs)) > before + rng.randint(5, 25) or proc.poll() is not None,
+        target = before + rng.randint(5, 25)
+        until(lambda p=proc, t=target: len(_lines(runs)) > t or p.poll() is not None,
               f"host run {kill} to make progress", timeout=60)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
