@@ -412,17 +412,13 @@ class WorkerPool:
             if worker.submit(run):
                 return
 
-    def cancel_execution(self, tenant_or_execution_id: str, execution_id: str | None = None) -> None:
-        """Mark an execution cancelled in the workers: its running tasks see ``is_cancelled``.
+    def cancel_execution(self, tenant: str, execution_id: str) -> None:
+        """Mark an execution cancelled in that tenant's workers: its running tasks see ``is_cancelled``.
 
-        Call as ``cancel_execution(tenant, execution_id)`` (that tenant's workers
-        only) or ``cancel_execution(execution_id)`` (every worker).
+        Execution ids are unique per tenant only, so other tenants' workers are not told.
         """
-        tenant: str | None = tenant_or_execution_id
-        if execution_id is None:
-            tenant, execution_id = None, tenant_or_execution_id
         for worker in self._live():
-            if tenant is None or worker.key[0] == tenant:
+            if worker.key[0] == tenant:
                 worker.send({"op": "cancel", "execution_id": execution_id})
 
     def stop_version(self, tenant: str, name: str, version: str, *, timeout: float = _STOP_GRACE) -> None:
