@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from . import executions as ops
-from ._db import now
-from .catalog import Catalog
+from .engine import executions as ops
+from .engine.catalog import Catalog
+from .engine.notify import notify_hosts
 from .errors import HostError, InvalidRequest, NotFound
-from .notify import notify_hosts
-from .store import default_home, migrate, open_engine, reader, resolve_url
+from .store._db import now
+from .store.engine import default_home, migrate, open_engine, reader, resolve_url
 
 __all__ = ["Client"]
 

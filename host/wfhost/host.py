@@ -34,12 +34,12 @@ from sqlalchemy import insert, update
 from wfpkg import Workflow
 from wfregistry.hooks import call_hook
 
-from ._db import H, now
-from .catalog import LOCAL_PACKAGE, Catalog
 from .client import TERMINAL, Client
-from .notify import PgListener, WakeListener, notify_hosts
-from .scheduler import Scheduler, new_host_id
-from .store import default_home, migrate, open_engine, resolve_url
+from .engine.catalog import LOCAL_PACKAGE, Catalog
+from .engine.notify import PgListener, WakeListener, notify_hosts
+from .engine.scheduler import Scheduler, new_host_id
+from .store._db import H, now
+from .store.engine import default_home, migrate, open_engine, resolve_url
 
 __all__ = ["Host"]
 

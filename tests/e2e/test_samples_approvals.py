@@ -13,7 +13,7 @@ from support.hosting import packaged_host
 from support.waiting import task_state, until
 
 from wfhost import Host
-from wfhost._db import E, J
+from wfhost.store._db import E, J
 
 
 @pytest.fixture(scope="module")

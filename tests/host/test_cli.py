@@ -20,7 +20,7 @@ import pytest
 from support.packages import TestKey, build_sample, make_key
 from typer.testing import CliRunner
 
-from wfhost.cli import app, exit_code_for
+from wfhost.cli.app import app, exit_code_for
 
 WORKFLOW = "data_processing::data_processing"
 DEADLINE = 60.0
@@ -188,7 +188,7 @@ def test_worker_runs_what_schedule_starts(ready: Cli, tmp_path: Path) -> None:
     worker = ready.popen("worker", "--concurrency", "4")
     try:
         deadline = time.monotonic() + DEADLINE
-        from wfhost.notify import live_hosts
+        from wfhost.engine.notify import live_hosts
         from wfhost.store import open_engine, resolve_url
 
         engine = open_engine(resolve_url(ready.home))

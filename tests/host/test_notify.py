@@ -7,7 +7,7 @@ from pathlib import Path
 
 from support.databases import postgres_database
 
-from wfhost.notify import PgListener, WakeListener, live_hosts, notify_hosts
+from wfhost.engine.notify import PgListener, WakeListener, live_hosts, notify_hosts
 from wfhost.store import migrate, open_engine
 
 

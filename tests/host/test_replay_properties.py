@@ -48,7 +48,7 @@ from support.databases import postgres_database
 from support.waiting import until
 
 from wfhost import Client, Host
-from wfhost._db import E, S, T, W
+from wfhost.store._db import E, S, T, W
 from wfpkg import Context, WaitTimeout, Workflow
 
 SIGNALS = ("a", "b")

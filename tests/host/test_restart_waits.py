@@ -28,7 +28,7 @@ from sqlalchemy import select
 from support.waiting import until
 
 from wfhost import Client
-from wfhost._db import E, S, T, W
+from wfhost.store._db import E, S, T, W
 
 HERE = Path(__file__).parent
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from support.waiting import task_state
 
 from wfhost import Host
-from wfhost._db import E, J
+from wfhost.store._db import E, J
 from wfpkg import Context, Workflow
 
 

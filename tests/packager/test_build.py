@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from support.packages import SAMPLES, TestKey, build_sample, make_key, members_of
+
 from wfpkg.archive import read_archive_unverified, verify_archive
 from wfpkg.build import build_package
 from wfpkg.errors import BuildError

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.packages import TestKey
 from typer.testing import CliRunner
 
-from support.packages import TestKey
 from wfpkg.cli import app
 
 

@@ -6,8 +6,8 @@ import importlib.util
 from types import ModuleType
 
 import pytest
-
 from support.packages import SAMPLES
+
 from wfpkg import Context, TaskError, Workflow
 
 

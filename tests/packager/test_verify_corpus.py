@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from support.badarchives import BadCase, bad_archives
 from support.packages import TestKey, make_key
+from typer.testing import CliRunner
+
 from wfpkg.archive import Limits, verify_archive
 from wfpkg.cli import app
 from wfpkg.errors import ArchiveError, SignatureError

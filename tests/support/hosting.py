@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from support.packages import build_sample, make_key
-
 from wfhost import Host
 
 __all__ = ["packaged_host"]

@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wfhost.errors import InvalidRequest, NotFound
 from wfpkg import InvalidName, Workflow
 from wfpkg.names import parse_workflow_ref
 
-from .errors import InvalidRequest, NotFound
 from .plans import WorkflowPlan
 
 if TYPE_CHECKING:
@@ -48,9 +48,8 @@ class Catalog:
         # reader view of the same engine, which on SQLite never waits for the write lock.
         self._lookup: Registry | None = registry
         if registry is not None:
+            from wfhost.store.engine import reader
             from wfregistry import Registry as _Registry
-
-            from .store import reader
 
             self._lookup = _Registry(reader(registry.engine), registry.packages_dir, registry.hooks,
                                      load_timeout=registry.load_timeout)

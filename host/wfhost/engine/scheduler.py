@@ -38,18 +38,18 @@ from sqlalchemy import (
     update,
 )
 
+from wfhost.store import _sql as sql
+from wfhost.store._db import EV, E, H, J, T, W, dumps, now
+from wfhost.store.engine import skip_locked
+from wfhost.store.models import TERMINAL_TASK
 from wfpkg.runner import TaskOutcome, TaskRequest
 
-from . import _sql as sql
-from ._db import EV, E, H, J, T, W, dumps, now
 from .catalog import Catalog
 from .dispatch import Dispatcher
 from .durable import RunRef
 from .executions import request_cancel
-from .models import TERMINAL_TASK
 from .notify import host_alive
 from .plans import WorkflowPlan, merge_inputs
-from .store import skip_locked
 from .waits import resolve_waits
 
 __all__ = ["Scheduler"]

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import Engine, text, update
 
+from wfhost.errors import Conflict, HostError, InvalidRequest, NotFound
+from wfhost.store._db import T, add_event, dumps, now
 from wfpkg import Cancelled
 from wfpkg.runtime import Backend, Suspended
 
-from ._db import T, add_event, dumps, now
 from .catalog import Catalog, Target
-from .errors import Conflict, HostError, InvalidRequest, NotFound
 from .executions import create_execution, request_cancel, send_signal
 from .waits import describe, open_wait, try_resolve
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 
-from ._db import H, now
-from .store import reader
+from wfhost.store._db import H, now
+from wfhost.store.engine import reader
 
 __all__ = ["CHANNEL", "PgListener", "WakeListener", "host_alive", "live_hosts", "notify_hosts"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from ._db import E, S, add_event, dumps
-from .models import TERMINAL_EXECUTION
+from wfhost.store._db import E, S, add_event, dumps
+from wfhost.store.models import TERMINAL_EXECUTION
 
 __all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
 

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from wfhost.errors import Conflict, InvalidRequest, NotFound
+from wfhost.store._db import EV, E, T, W, add_event, dumps
+from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
 
-from ._db import EV, E, T, W, add_event, dumps
-from .errors import Conflict, InvalidRequest, NotFound
-from .models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from .plans import WorkflowPlan
 from .waits import describe, resolve_waits
 

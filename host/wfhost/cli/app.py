@@ -1,7 +1,7 @@
 """The `wfhost` command: tenants, trust, packages, executions, a worker, the demo.
 
-Rendering lives in `wfhost.render`; the work is done by `Client`, `Host` and
-`wfhost.demo`, which return data. An expected failure is one red
+Rendering lives in `wfhost.cli.render`; the work is done by `Client`, `Host` and
+`wfhost.cli.demo`, which return data. An expected failure is one red
 ``error: ...`` line on stderr, never a traceback (set ``WFHOST_DEBUG=1`` to
 see one), and the exit status says what kind:
 
@@ -35,8 +35,10 @@ import typer
 from rich.live import Live
 from rich.markup import escape
 
-from . import __version__, render
-from .errors import HostError, InvalidRequest, NotFound
+from wfhost import __version__
+from wfhost.errors import HostError, InvalidRequest, NotFound
+
+from . import render
 
 __all__ = ["app", "exit_code_for", "main"]
 
@@ -77,13 +79,13 @@ class Settings:
 
     def client(self) -> Any:
         """A standalone client on this store (the caller closes it)."""
-        from .client import Client
+        from wfhost.client import Client
 
         return Client(self.home, self.db, tenant=self.given_tenant)
 
     def host(self, **kwargs: Any) -> Any:
         """A host on this store, not started (the caller closes it)."""
-        from .host import Host
+        from wfhost.host import Host
 
         return Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
 
@@ -383,7 +385,7 @@ def schedule(
     as_json: JsonOption = False,
 ) -> None:
     """Start an execution; print its id, or with --wait its result."""
-    from .notify import live_hosts
+    from wfhost.engine.notify import live_hosts
 
     settings = _settings(ctx)
     payload = _json_arg(input_, "--input")
@@ -432,7 +434,7 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 0.2,
 ) -> None:
     """Follow an execution live until it ends; exit 1 if it failed or was cancelled."""
-    from .notify import live_hosts
+    from wfhost.engine.notify import live_hosts
 
     with _client(ctx) as client:
         state = client.status(execution_id)

@@ -1,6 +1,6 @@
 """Rendering for the `wfhost` command: every rich table, tree and live view.
 
-The core (`Client`, `Host`, `wfhost.demo`) returns plain data; this module
+The core (`Client`, `Host`, `wfhost.cli.demo`) returns plain data; this module
 turns it into something a person reads. Nothing here touches the store.
 """
 

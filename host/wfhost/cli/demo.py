@@ -3,7 +3,7 @@
 Everything happens for real: each sample under ``sample_packages/`` is built
 with `wfpkg.build.build_package` and signed with a new key, tenant ``demo``
 trusts that key, the packages are registered, and executions run on an
-embedded `Host`. This module returns data (`DemoResult`); `wfhost.render`
+embedded `Host`. This module returns data (`DemoResult`); `wfhost.cli.render`
 draws it.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import HostError, InvalidRequest
+from wfhost.errors import HostError, InvalidRequest
 
 __all__ = ["MARKER", "SAMPLES", "DemoResult", "DemoRun", "find_samples", "prepare_home", "run_demo"]
 
@@ -120,10 +120,9 @@ def prepare_home(home: Path) -> Path:
 
 def run_demo(home: Path, samples: Path, progress: Progress | None = None) -> DemoResult:
     """Build, register and run the samples in a fresh ``home``; return what happened."""
+    from wfhost.host import Host
     from wfpkg.build import build_package
     from wfpkg.keys import generate_private_key, key_id, public_key_text, write_private_key
-
-    from .host import Host
 
     say = progress or (lambda _msg: None)
     home = prepare_home(home)
