@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from .engine import executions as ops
 from .engine.catalog import Catalog
 from .engine.notify import notify_hosts
+from .engine.schedules import ScheduleInfo, Schedules
 from .errors import HostError, InvalidRequest, NotFound
 from .store._db import now
 from .store.engine import default_home, migrate, open_engine, reader, resolve_url
@@ -180,6 +181,56 @@ class Client:
                 raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
             time.sleep(interval)
             interval = min(interval * 1.5, 0.5)
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    @property
+    def _schedules(self) -> Schedules:
+        return Schedules(self.engine, self.catalog)
+
+    def add_schedule(self, name: str, workflow: str, cron: str, *, timezone: str = "UTC",
+                     input: Mapping[str, Any] | None = None,  # noqa: A002
+                     catchup: str = "skip", overlap: str = "allow",
+                     tenant: str | None = None) -> ScheduleInfo:
+        """Start ``workflow`` at every tick of ``cron`` (in ``timezone``), as execution ``NAME@<tick>``.
+
+        ``catchup`` (``skip``, ``one``, ``all``) says what happens to ticks missed
+        while no host ran; ``overlap`` (``allow``, ``skip``) whether a tick starts
+        while the previous run still runs. See docs/schedules.md.
+        """
+        info = self._schedules.add(self._tenant(tenant), name, workflow, cron, timezone=timezone,
+                                   input=dict(input) if isinstance(input, Mapping) else input,
+                                   catchup=catchup, overlap=overlap, at=now())
+        self._on_change()
+        return info
+
+    def schedules(self, *, tenant: str | None = None) -> list[ScheduleInfo]:
+        """The tenant's schedules, each with its next tick and its last 20 runs."""
+        return self._schedules.for_tenant(self._tenant(tenant))
+
+    def get_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """One schedule, with its next tick and its last 20 runs."""
+        return self._schedules.get(self._tenant(tenant), name)
+
+    def pause_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """Stop a schedule firing; ticks while paused are not caught up."""
+        return self._schedules.pause(self._tenant(tenant), name)
+
+    def resume_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """Fire again from the next tick."""
+        info = self._schedules.resume(self._tenant(tenant), name, at=now())
+        self._on_change()
+        return info
+
+    def delete_schedule(self, name: str, *, tenant: str | None = None) -> None:
+        """Remove a schedule (the executions it started stay)."""
+        self._schedules.delete(self._tenant(tenant), name)
+
+    def trigger_schedule(self, name: str, *, tenant: str | None = None) -> str:
+        """Run a schedule's workflow now; returns the execution id."""
+        eid = self._schedules.trigger(self._tenant(tenant), name, at=now())
+        self._on_change()
+        return eid
 
     # -- packages and trust -----------------------------------------------------------------
 
