@@ -76,8 +76,17 @@ class Dispatcher:
         elif self._pool is None:
             done(TaskOutcome("failed", error="this host does not run packaged workflows"))
         else:
+            from wfregistry import RegistryError
+
             try:
-                info = self._catalog.package(run.package_version_id)
+                info = self._catalog.installed(run.package_version_id)
+            except RegistryError as exc:  # e.g. its key was revoked before this host installed it
+                done(TaskOutcome("failed", error=str(exc), retryable=False))
+                return
+            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
+                done(TaskOutcome("failed", error=f"cannot install package: {exc}", retryable=True))
+                return
+            try:
                 self._pool.submit(info, request, done)
             except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
                 done(TaskOutcome("failed", error=f"cannot start worker: {exc}", retryable=True))

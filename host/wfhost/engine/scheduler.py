@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -175,7 +174,7 @@ class Scheduler:
             self.dispatcher.cancel(uid, tenant, eid)
         for version in drained:
             self.dispatcher.stop_version(version.tenant, version.name, version.version)
-            if self.catalog.registry is not None and Path(version.install_dir).exists():
+            if self.catalog.registry is not None:  # every host purges its own copy
                 self.catalog.registry.purge(version.id)
         for run, request in claimed:
             self.dispatcher.submit(run, request)
@@ -496,7 +495,8 @@ class Scheduler:
             return []
         self._next_drain = at + DRAIN_SECONDS
         rows = conn.execute(sql.RETIRED).all()
-        return [r for r in rows if Path(r.install_dir).exists()]
+        registry = self.catalog.registry
+        return [r for r in rows if registry.install_dir(r.tenant, r.name, r.version).exists()]
 
     # -- claiming -----------------------------------------------------------------------
 
@@ -562,7 +562,8 @@ class Scheduler:
             self._running[run.run_id] = run
             claimed.append((run, request))
         for r in picked:
-            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1)
+            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1,
+                        host=self.host_id)
         return claimed
 
     def _next_due(self, conn: Connection, at: float) -> float:

@@ -74,6 +74,6 @@ NEXT_DUE = text(
     "(SELECT MIN(deadline) FROM executions WHERE status IN ('pending', 'running', 'waiting') "
     "AND cancel_requested = FALSE)")
 RETIRED = text(
-    "SELECT p.id, p.tenant, p.name, p.version, p.install_dir FROM package_versions p "
+    "SELECT p.id, p.tenant, p.name, p.version FROM package_versions p "
     "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
     "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
