@@ -195,6 +195,12 @@ class Scheduler:
         """The body of a turn, in one transaction; fills ``finished``, ``cancels``, ``drained``."""
         with self.engine.begin() as conn:
             touched: set[str] = set()
+            if outcomes and self._skip_locked:
+                # Several hosts may finish tasks of one execution at once: without this lock
+                # each would read the others' tasks as still running, and a task depending
+                # on both (or the execution's end) would never be decided. In uid order, so
+                # that two hosts' turns cannot deadlock on each other.
+                conn.execute(sql.LOCK_EXECUTIONS, {"uids": sorted({run.uid for run, _ in outcomes})})
             for run, outcome in outcomes:
                 self._release(run)
                 self._apply(conn, run, outcome, at, touched)
