@@ -123,12 +123,16 @@ def main() -> None:
         serve(*sys.argv[2:6])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("workloads", nargs="*", help=f"any of {', '.join(WORKLOADS)} (default: all)")
     parser.add_argument("--hosts", nargs="*", type=int, default=[1, 2, 3])
     parser.add_argument("-n", type=int, default=3, help="repetitions (median reported)")
     parser.add_argument("--admin-url", default=os.environ.get(
         "WFHOST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
+    unknown = set(args.workloads) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(sorted(unknown))}")
+    args.workloads = args.workloads or list(WORKLOADS)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     for workload in args.workloads:
         executions, tasks = WORKLOADS[workload]
