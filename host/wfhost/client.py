@@ -22,6 +22,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from wfpkg.errors import Timeout
+from wfpkg.protocol import TERMINAL_EXECUTION
+
 from .engine import executions as ops
 from .engine.catalog import Catalog
 from .engine.notify import notify_hosts
@@ -30,8 +33,6 @@ from .store._db import now
 from .store.engine import default_home, migrate, open_engine, reader, resolve_url
 
 __all__ = ["Client"]
-
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class Client:
@@ -169,15 +170,15 @@ class Client:
         """Block until the execution finishes (a running host must be working on it).
 
         Raises:
-            TimeoutError: ``timeout`` seconds passed first.
+            Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             state = self.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL:
+            if state["status"] in TERMINAL_EXECUTION:
                 return state
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                raise Timeout(f"execution {execution_id!r} still {state['status']} after {timeout}s")
             time.sleep(interval)
             interval = min(interval * 1.5, 0.5)
 

@@ -24,6 +24,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from wfpkg.protocol import TERMINAL_EXECUTION
+
 if TYPE_CHECKING:
     from .demo import DemoResult
 
@@ -77,7 +79,7 @@ STATE_STYLES: dict[str, str] = {
     "revoked": "red",
 }
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 
 # -- small formatters ---------------------------------------------------------------
