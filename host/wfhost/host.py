@@ -26,19 +26,18 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import insert, update
 
 from wfpkg import Workflow
 from wfpkg.errors import Timeout
-from wfpkg.protocol import TERMINAL_EXECUTION
 from wfregistry.hooks import call_hook
 
 from .client import Client
 from .engine.catalog import LOCAL_PACKAGE, Catalog
 from .engine.notify import PgListener, WakeListener, notify_hosts
 from .engine.scheduler import Scheduler, new_host_id
+from .results import Execution
 from .store._db import H, now
 from .store.engine import default_home, migrate, open_engine, resolve_url
 
@@ -159,7 +158,7 @@ class Host:
                   execution_id=execution_id, workflow=workflow, status=status)
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+             timeout: float | None = None) -> Execution:
         """Block until an execution finishes here or on another host; return its status.
 
         Raises:
@@ -170,11 +169,11 @@ class Host:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             state = self.client.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL_EXECUTION:
+            if state.finished:
                 return state
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise Timeout(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
             with self._done:
                 # Woken by any finish on this host; the bound covers finishes on other hosts.
                 self._done.wait(timeout=min(0.5, remaining) if remaining is not None else 0.5)

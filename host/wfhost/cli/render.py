@@ -128,6 +128,8 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):  # the typed results of `wfhost.results`
+        return value.to_dict()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Path):
