@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .dag import dag_problems
 from .errors import InvalidName, ManifestError
 from .names import check_name, check_version
-from .workflow import TriggerRule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,12 +30,165 @@ else:  # pragma: no cover - exercised on 3.10
 __all__ = [
     "FORMAT_VERSION",
     "FileEntry",
+    "FileSchema",
     "Manifest",
+    "ManifestSchema",
     "Metadata",
+    "MetadataSchema",
+    "PackageSchema",
+    "TaskSchema",
+    "WorkflowSchema",
 ]
 
 FORMAT_VERSION = 1
-_HEX = set("0123456789abcdef")
+
+
+# -- schemas: what the documents may hold, checked all at once ---------------------------
+
+
+def _named(what: str, check: Callable[[object, str], str]) -> Callable[[str], str]:
+    def validate(value: str) -> str:
+        try:
+            return check(value, what)
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from None
+
+    return validate
+
+
+def _specifier(value: str) -> str:
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ValueError(f"{value!r} is not a version specifier") from None
+    return value
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PackageSchema(_Doc):
+    """``[package]``: the package's identity and what it needs."""
+
+    name: Annotated[str, AfterValidator(_named("package name", check_name))]
+    version: Annotated[str, AfterValidator(_named("package version", check_version))]
+    requires_python: Annotated[str, AfterValidator(_specifier)]
+    sdk: Annotated[str, AfterValidator(_specifier)]
+    build_time: str
+    key_id: str
+
+
+class TaskSchema(_Doc):
+    """One task of a workflow's static DAG (further keys, such as ``retry``'s, are kept as written)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    id: str
+    depends_on: list[str]
+    trigger: Literal["all_success", "all_done", "any_failed", "none_failed"]
+    retry: dict[str, Any]
+    timeout: float | None = None
+
+
+class WorkflowSchema(_Doc):
+    """One workflow's static DAG: its tasks in declaration order."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    name: Annotated[str, AfterValidator(_named("workflow name", check_name))]
+    tasks: list[TaskSchema]
+
+    @model_validator(mode="after")
+    def _dag(self) -> WorkflowSchema:
+        deps: dict[str, list[str]] = {}
+        problems: list[str] = []
+        for task in self.tasks:
+            if task.id in deps:
+                problems.append(f"task {task.id!r} appears twice")
+            deps[task.id] = list(task.depends_on)
+        problems.extend(dag_problems(self.name, deps))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class FileSchema(_Doc):
+    """One member the manifest vouches for."""
+
+    path: Annotated[str, Field(min_length=1)]
+    size: Annotated[int, Field(ge=0)]
+    sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+
+
+class ManifestSchema(_Doc):
+    """``manifest.toml``, the signed document (see ``docs/package-format.md``)."""
+
+    format: Literal[1]
+    package: PackageSchema
+    entry_points: Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    workflows: Annotated[list[WorkflowSchema], Field(min_length=1)]
+    files: list[FileSchema]
+
+    @field_validator("workflows")
+    @classmethod
+    def _one_workflow_per_name(cls, workflows: list[WorkflowSchema]) -> list[WorkflowSchema]:
+        names = [w.name for w in workflows]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError("; ".join(f"workflow {n!r} appears twice" for n in twice))
+        return workflows
+
+    @field_validator("files")
+    @classmethod
+    def _one_entry_per_file(cls, files: list[FileSchema]) -> list[FileSchema]:
+        paths = [f.path for f in files]
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise ValueError("; ".join(f"file {p!r} is listed twice" for p in twice))
+        return files
+
+
+class MetadataSchema(_Doc):
+    """``metadata.json``: build facts."""
+
+    name: str
+    version: str
+    builder: str
+    build_time: str
+    source_fingerprint: str
+    author: str = ""
+    description: str = ""
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(exc: ValidationError, extra_word: str) -> str:
+    """Every problem of a validation, one clause each, naming the field."""
+    problems: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            unknown.setdefault(_where(loc[:-1]), []).append(str(loc[-1]))
+            continue
+        if kind == "missing":
+            problems.append(f"{_where(loc[:-1]) or 'top level'}: missing {loc[-1]!r}")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch" and loc and loc[-1] == "sha256":
+            message = "sha256 is not 64 lowercase hex digits"
+        problems.append(f"{_where(loc)}: {message}" if loc else message)
+    for where, keys in unknown.items():
+        what = f"unknown {extra_word} {sorted(keys)}"
+        problems.append(f"{where}: {what}" if where else what)
+    return "; ".join(problems)
 
 
 @dataclass(frozen=True)
@@ -114,105 +267,26 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Manifest:
-        """Validate a parsed manifest; see `from_bytes`."""
-        problems: list[str] = []
-
-        def need(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-            if not isinstance(mapping, Mapping) or key not in mapping:
-                problems.append(f"{where}: missing {key!r}")
-                return None
-            value = mapping[key]
-            if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-                problems.append(f"{where}: {key!r} has the wrong type")
-                return None
-            return value
-
+        """Validate a parsed manifest against `ManifestSchema`; see `from_bytes`."""
         if doc.get("format") != FORMAT_VERSION:
             raise ManifestError(
                 f"manifest.toml: format {doc.get('format')!r} is not supported (this SDK reads {FORMAT_VERSION})"
             )
-        unknown = set(doc) - {"format", "package", "entry_points", "workflows", "files"}
-        if unknown:
-            problems.append(f"manifest.toml: unknown keys {sorted(unknown)}")
-        pkg = need(doc, "package", dict, "manifest.toml") or {}
-        fields = {k: need(pkg, k, str, "[package]") for k in
-                  ("name", "version", "requires_python", "sdk", "build_time", "key_id")}
-        for key, check in (("name", lambda v: check_name(v, "package name")),
-                           ("version", lambda v: check_version(v, "package version"))):
-            if fields[key] is not None:
-                try:
-                    fields[key] = check(fields[key])
-                except InvalidName as exc:
-                    problems.append(f"[package]: {exc}")
-        for key in ("requires_python", "sdk"):
-            if fields[key] is not None:
-                try:
-                    SpecifierSet(fields[key])
-                except InvalidSpecifier:
-                    problems.append(f"[package]: {key} {fields[key]!r} is not a version specifier")
-        entry_points = need(doc, "entry_points", dict, "manifest.toml") or {}
-        if not entry_points:
-            problems.append("manifest.toml: no entry points")
-        for ep_name, target in entry_points.items():
-            if not isinstance(target, str) or not target:
-                problems.append(f"[entry_points]: {ep_name!r} has no target")
-        workflows = need(doc, "workflows", list, "manifest.toml") or []
-        names: set[str] = set()
-        for i, wf in enumerate(workflows):
-            where = f"workflows[{i}]"
-            wname = need(wf, "name", str, where)
-            tasks = need(wf, "tasks", list, where) or []
-            if wname is not None:
-                try:
-                    check_name(wname, "workflow name")
-                except InvalidName as exc:
-                    problems.append(f"{where}: {exc}")
-                if wname in names:
-                    problems.append(f"{where}: workflow {wname!r} appears twice")
-                names.add(wname)
-            deps: dict[str, list[str]] = {}
-            for j, task in enumerate(tasks):
-                twhere = f"{where}.tasks[{j}]"
-                tid = need(task, "id", str, twhere)
-                dep = need(task, "depends_on", list, twhere)
-                trigger = need(task, "trigger", str, twhere)
-                need(task, "retry", dict, twhere)
-                if trigger is not None and trigger not in {r.value for r in TriggerRule}:
-                    problems.append(f"{twhere}: unknown trigger {trigger!r}")
-                if tid is not None:
-                    if tid in deps:
-                        problems.append(f"{twhere}: task {tid!r} appears twice")
-                    deps[tid] = [d for d in (dep or []) if isinstance(d, str)]
-            if wname is not None:
-                problems.extend(dag_problems(wname, deps))
-        if not workflows:
-            problems.append("manifest.toml: no workflows")
-        files: list[FileEntry] = []
-        for i, entry in enumerate(need(doc, "files", list, "manifest.toml") or []):
-            where = f"files[{i}]"
-            path, size, digest = (need(entry, "path", str, where), need(entry, "size", int, where),
-                                  need(entry, "sha256", str, where))
-            if digest is not None and (len(digest) != 64 or not set(digest) <= _HEX):
-                problems.append(f"{where}: sha256 of {path!r} is not 64 lowercase hex digits")
-            if size is not None and size < 0:
-                problems.append(f"{where}: negative size for {path!r}")
-            if None not in (path, size, digest):
-                files.append(FileEntry(path, size, digest))
-        paths = [f.path for f in files]
-        if len(set(paths)) != len(paths):
-            problems.append("manifest.toml: a file is listed twice")
-        if problems:
-            raise ManifestError("manifest.toml: " + "; ".join(problems))
+        try:
+            checked = ManifestSchema.model_validate(doc)
+        except ValidationError as exc:
+            raise ManifestError("manifest.toml: " + _problems(exc, "keys")) from None
+        pkg = checked.package
         return cls(
-            name=fields["name"],
-            version=fields["version"],
-            requires_python=fields["requires_python"],
-            sdk=fields["sdk"],
-            build_time=fields["build_time"],
-            key_id=fields["key_id"],
-            entry_points=dict(entry_points),
-            workflows=list(workflows),
-            files=files,
+            name=pkg.name,
+            version=pkg.version,
+            requires_python=pkg.requires_python,
+            sdk=pkg.sdk,
+            build_time=pkg.build_time,
+            key_id=pkg.key_id,
+            entry_points=dict(checked.entry_points),
+            workflows=list(doc["workflows"]),
+            files=[FileEntry(f.path, f.size, f.sha256) for f in checked.files],
         )
 
 
@@ -245,14 +319,11 @@ class Metadata:
             raise ManifestError(f"metadata.json is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise ManifestError("metadata.json: not a JSON object")
-        required = ("name", "version", "builder", "build_time", "source_fingerprint")
-        missing = [k for k in required if not isinstance(doc.get(k), str)]
-        if missing:
-            raise ManifestError(f"metadata.json: missing or non-string fields {missing}")
-        extra = set(doc) - set(cls.__dataclass_fields__)
-        if extra:
-            raise ManifestError(f"metadata.json: unknown fields {sorted(extra)}")
-        return cls(**{k: str(v) for k, v in doc.items()})
+        try:
+            checked = MetadataSchema.model_validate(doc)
+        except ValidationError as exc:
+            raise ManifestError("metadata.json: " + _problems(exc, "fields")) from None
+        return cls(**checked.model_dump())
 
     def check_against(self, manifest: Manifest) -> None:
         """Raise `ManifestError` unless name, version and build time agree with the manifest."""
