@@ -54,7 +54,8 @@ def open_wait(conn: Connection, uid: str, task_id: str, seq: int, call: WaitCall
     """
     row = conn.execute(_SQL_WAIT_SPEC, {"u": uid, "t": task_id, "s": seq}).first()
     if row is not None:
-        return json.loads(row.spec)
+        recorded: dict[str, Any] = json.loads(row.spec)
+        return recorded
     waits = []
     dues = []
     for wait in call.waits:
