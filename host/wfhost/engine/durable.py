@@ -1,9 +1,11 @@
 """The host's side of durable calls: one transaction per call, journaled by (execution, task, seq).
 
-Steps, waits, signals to other executions, cancellation requests and child
-starts all go through `DurableCalls.execute`. A task running in the host's
-threads reaches it through `HostBackend`; a task in a package's worker
-process reaches it over the worker pipe (the scheduler routes by run id).
+Every typed call of `wfpkg.protocol` (steps, waits, signals to other
+executions, cancellation requests, child starts) goes through
+`DurableCalls.execute`, which dispatches on the call's type. A task running
+in the host's threads reaches it through `HostBackend`; a task in a
+package's worker process reaches it over the worker socket, for an attempt
+that `InFlight` says that worker holds.
 """
 
 from __future__ import annotations
