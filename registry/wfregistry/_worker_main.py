@@ -221,7 +221,7 @@ class _Worker:
             return
         self.label = str(first["label"])
         try:
-            manifest = Manifest.from_bytes(str(first["manifest"]).encode("utf-8"))
+            manifest = Manifest.from_verified_bytes(str(first["manifest"]).encode("utf-8"))
             self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
         except _LoadFailed as exc:
             self.send({"op": "load_failed", "error": str(exc)})
