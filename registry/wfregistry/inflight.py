@@ -49,6 +49,11 @@ class Attempt:
     cancelled: bool = False
 
     @property
+    def uid(self) -> str:
+        """Short for `execution_uid` (the name the scheduler's SQL uses)."""
+        return self.execution_uid
+
+    @property
     def run_id(self) -> str:
         """The host's id for this attempt."""
         return self.request.run_id

@@ -229,37 +229,37 @@ class Scheduler:
 
     def _apply(self, conn: Connection, run: Attempt, outcome: TaskOutcome, at: float,
                touched: set[str]) -> None:
-        key = {"u": run.execution_uid, "t": run.task_id, "a": run.attempt}
+        key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
         if status == "succeeded":
             if not conn.execute(sql.SUCCEED, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
-            touched.add(run.execution_uid)
-            self._event(run.execution_uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
-            self._propagate(conn, run.execution_uid, [run.task_id], at)
+            touched.add(run.uid)
+            self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
+            self._propagate(conn, run.uid, [run.task_id], at)
             return
         if conn.execute(sql.CURRENT, key).first() is None:
             return  # stale, as above
-        touched.add(run.execution_uid)
-        where = and_(T.c.execution_uid == run.execution_uid, T.c.task_id == run.task_id)
+        touched.add(run.uid)
+        where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
         if status == "failed":
-            self._fail(conn, run.execution_uid, run.task_id, run.attempt, outcome, at)
+            self._fail(conn, run.uid, run.task_id, run.attempt, outcome, at)
         elif status == "suspended":
             still_open = conn.execute(select(func.count()).select_from(W).where(
-                W.c.execution_uid == run.execution_uid, W.c.task_id == run.task_id,
+                W.c.execution_uid == run.uid, W.c.task_id == run.task_id,
                 W.c.status == "open")).scalar_one()
             state = "waiting" if still_open else "ready"
             conn.execute(update(T).where(where).values(
                 state=state, lease_owner=None, deadline=None, not_before=at,
                 attempt=run.attempt - 1))  # waiting is not a failed attempt
-            self._event(run.execution_uid, "task_waiting", run.task_id, at, waiting_for=outcome.waiting_for)
+            self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=outcome.waiting_for)
         elif status == "cancelled":
             conn.execute(update(T).where(where).values(
                 state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
-            self._event(run.execution_uid, "task_cancelled", run.task_id, at)
-            self._propagate(conn, run.execution_uid, [run.task_id], at)
+            self._event(run.uid, "task_cancelled", run.task_id, at)
+            self._propagate(conn, run.uid, [run.task_id], at)
         elif status == "continue_as_new":
-            self._restart(conn, run.execution_uid, outcome.output, at, "continued_as_new")
+            self._restart(conn, run.uid, outcome.output, at, "continued_as_new")
 
     def _fail(self, conn: Connection, uid: str, task_id: str, attempt: int, outcome: TaskOutcome,
               at: float) -> None:
