@@ -4,7 +4,6 @@ Example::
 
     from wfhost import Host
     from wfpkg import Workflow
-from wfregistry.hooks import call_hook
 
     wf = Workflow("hello")
 
@@ -27,18 +26,19 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import insert, update
 
 from wfpkg import Workflow
+from wfpkg.errors import Timeout
 from wfregistry.hooks import call_hook
 
-from .client import TERMINAL, Client
+from .client import Client
 from .engine.catalog import LOCAL_PACKAGE, Catalog
 from .engine.notify import PgListener, WakeListener, notify_hosts
 from .engine.scheduler import Scheduler, new_host_id
 from .engine.schedules import Ticker
+from .results import Execution
 from .store._db import H, now
 from .store.engine import default_home, migrate, open_engine, resolve_url
 
@@ -172,22 +172,22 @@ class Host:
                   execution_id=execution_id, workflow=workflow, status=status)
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+             timeout: float | None = None) -> Execution:
         """Block until an execution finishes here or on another host; return its status.
 
         Raises:
-            TimeoutError: ``timeout`` seconds passed first.
+            Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             state = self.client.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL:
+            if state.finished:
                 return state
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
             with self._done:
                 # Woken by any finish on this host; the bound covers finishes on other hosts.
                 self._done.wait(timeout=min(0.5, remaining) if remaining is not None else 0.5)

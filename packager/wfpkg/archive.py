@@ -382,7 +382,7 @@ def _check_local_header(data: bytes, info: zipfile.ZipInfo, where: str) -> int:
         raise ArchiveError("encrypted members are not allowed", name, archive=where)
     if method != info.compress_type:
         raise ArchiveError("local file header and central directory disagree on compression", name, archive=where)
-    return off + _LOCAL_HEADER.size + nlen + elen
+    return off + _LOCAL_HEADER.size + int(nlen) + int(elen)
 
 
 def _inflate(info: zipfile.ZipInfo, raw: bytes, where: str) -> bytes:

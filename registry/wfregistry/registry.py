@@ -432,14 +432,16 @@ class Registry:
             row = s.exec(query.where(PackageVersion.state == PackageState.ACTIVE.value)).first()
             if row is None:
                 raise PackageNotFound(f"tenant {tenant!r} has no active version of package {package!r}")
-            return row
+            found: PackageVersion = row
+            return found
         version = check_version(version, "package version")
         # PEP 440 equality: a pin of 1.0 names 1.0.0.
         row = next((r for r in s.exec(query) if Version(r.version) == Version(version)), None)
         if row is None or row.state == PackageState.RETIRED.value:
             what = "was unregistered" if row is not None else "is not registered"
             raise PackageNotFound(f"{tenant}::{package}@{version} {what}")
-        return row
+        pinned: PackageVersion = row
+        return pinned
 
     def install_dir(self, tenant: str, package: str, version: str) -> Path:
         """Where this host installs a version: ``<packages_dir>/<tenant>/<package>/<version>``."""

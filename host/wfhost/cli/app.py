@@ -37,6 +37,7 @@ from rich.markup import escape
 
 from wfhost import __version__
 from wfhost.errors import HostError, InvalidRequest, NotFound
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 from . import render
 
@@ -55,7 +56,7 @@ tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 
 out, err = render.out, render.err
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
 

@@ -24,6 +24,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from wfpkg.protocol import TERMINAL_EXECUTION
+
 if TYPE_CHECKING:
     from .demo import DemoResult
 
@@ -77,7 +79,7 @@ STATE_STYLES: dict[str, str] = {
     "revoked": "red",
 }
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 
 # -- small formatters ---------------------------------------------------------------
@@ -126,6 +128,8 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):  # the typed results of `wfhost.results`
+        return value.to_dict()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Path):

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from wfpkg.protocol import ACTIVE_EXECUTION, TERMINAL_EXECUTION, TERMINAL_TASK
+
 __all__ = [
     "ACTIVE_EXECUTION",
     "TERMINAL_EXECUTION",
@@ -30,9 +32,6 @@ __all__ = [
     "WaitRow",
 ]
 
-TERMINAL_TASK = frozenset({"succeeded", "failed", "skipped", "cancelled"})
-TERMINAL_EXECUTION = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE_EXECUTION = frozenset({"pending", "running", "waiting"})
 
 
 class ExecutionRow(SQLModel, table=True):
