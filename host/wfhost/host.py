@@ -131,6 +131,22 @@ class Host:
         self.scheduler.dispatcher.close()
         self.engine.dispose()
 
+    def drain(self, grace: float) -> int:
+        """Stop claiming tasks and give those in flight ``grace`` seconds to finish.
+
+        Returns how many attempts still run; `close` then releases them (the
+        host is marked stopped, so any host re-runs them at once).
+        """
+        import time
+
+        self.scheduler.max_concurrency = 0  # no room: turns still record outcomes, claim nothing
+        self.scheduler.wake(scan=False)
+        deadline = time.monotonic() + grace
+        while self.scheduler.busy and time.monotonic() < deadline:
+            with self._done:
+                self._done.wait(timeout=0.05)
+        return self.scheduler.busy
+
     def __enter__(self) -> Host:
         return self.start()
 

@@ -53,6 +53,8 @@ app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+token_app = typer.Typer(help="API tokens of the service (`wfhost serve`).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 out, err = render.out, render.err
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -547,6 +549,90 @@ def worker(
         host.close()
         signals.signal(signals.SIGTERM, previous)
     err.print("stopped")
+
+
+@command()
+def retry(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+) -> None:
+    """Run a failed or cancelled execution again from its failed tasks (successes are kept)."""
+    with _client(ctx) as client:
+        reset = client.retry(execution_id, by="cli")
+    out.print(f"retrying {escape(execution_id)}: {escape(', '.join(reset))}")
+
+
+@command()
+def serve(
+    ctx: typer.Context,
+    bind: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+    concurrency: Annotated[int, typer.Option(min=1, help="Task attempts run at once.")] = 32,
+    grace: Annotated[float, typer.Option(min=0, help="Seconds in-flight attempts get on SIGTERM.")] = 30.0,
+) -> None:
+    """Run the HTTP API with a scheduler and workers until SIGTERM (which drains)."""
+    from wfhost.service import ServiceConfig
+    from wfhost.service import serve as run_service
+
+    host = _settings(ctx).host(max_concurrency=concurrency)
+    try:
+        left = run_service(host, bind=bind, port=port, config=ServiceConfig(grace=grace),
+                           on_ready=lambda url: err.print(
+                               f"serving [bold]{escape(url)}[/bold] (host {host.host_id}, database "
+                               f"{escape(_safe_url(host.url))}); SIGTERM drains"))
+    finally:
+        host.close()
+    err.print(f"stopped ({left} attempt(s) released to be re-run)" if left else "stopped")
+
+
+@command(token_app, "create")
+def token_create(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Argument(  # noqa: UP007
+        help="The tenant the token acts for (omit with --admin).")] = None,
+    label: Annotated[str | None, typer.Option(help="A name for the token.")] = None,  # noqa: UP007
+    admin: Annotated[bool, typer.Option("--admin", help="An admin token (all routes).")] = False,
+) -> None:
+    """Create a token and print it alone on stdout (shown this once; kept hashed)."""
+    from wfhost.service import TokenStore
+
+    if admin == (tenant is not None):
+        raise BadInput("give a TENANT, or --admin")
+    with _client(ctx) as client:
+        if tenant is not None and tenant not in client.registry.tenants():
+            raise NotFound(f"tenant {tenant!r} does not exist; create it first")
+        token_id, token = TokenStore(client.engine, client.home).create(tenant, label=label, admin=admin)
+    err.print(f"[dim]token {token_id}; it is not shown again[/dim]")
+    typer.echo(token)
+
+
+@command(token_app, "list")
+def token_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List tokens (never the tokens themselves)."""
+    from wfhost.service import TokenStore
+
+    with _client(ctx) as client:
+        rows = TokenStore(client.engine, client.home).list()
+    if as_json:
+        from wfhost._time import rfc3339
+
+        _print_json([{**r, "created_at": rfc3339(r["created_at"]),
+                      "revoked_at": rfc3339(r["revoked_at"])} for r in rows])
+    else:
+        out.print(render.tokens_table(rows))
+
+
+@command(token_app, "revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(help="The token's id (see `wfhost token list`).")],
+) -> None:
+    """Revoke a token: the next request with it answers 401."""
+    from wfhost.service import TokenStore
+
+    with _client(ctx) as client:
+        TokenStore(client.engine, client.home).revoke(token_id)
+    out.print(f"revoked token {escape(token_id)}")
 
 
 def _safe_url(url: str) -> str:

@@ -1,0 +1,82 @@
+"""purchase_approval over real HTTP: upload, schedule, watch the stream reach the wait, signal, finish."""
+
+from __future__ import annotations
+
+import httpx
+from support.serving import WORKFLOW, World, sse_events, upload
+
+
+def test_purchase_approval_lifecycle_over_http(world: World) -> None:
+    token = world.tenant("acme")
+    with world.srv.client(token) as c:
+        again = upload(c, "acme", world.archives["purchase_approval"], expect=200).json()
+        assert (again["tenant"], again["package"], again["version"], again["active"]) == \
+            ("acme", "purchase_approval", "1.0.0", True)
+        order = {"order_id": "o-1", "cost": 600, "quantity": 2}
+        r = c.post("/v1/tenants/acme/executions", json={"workflow": WORKFLOW, "input": order, "id": "order-1"})
+        assert r.status_code == 201, r.text
+        assert r.json()["id"] == "order-1" and r.json()["created_at"].endswith("Z")
+        same = c.post("/v1/tenants/acme/executions", json={"workflow": WORKFLOW, "input": order, "id": "order-1"})
+        assert same.status_code == 200 and same.json()["id"] == "order-1"
+        other = c.post("/v1/tenants/acme/executions",
+                       json={"workflow": WORKFLOW, "input": {**order, "cost": 601}, "id": "order-1"})
+        assert other.status_code == 409 and other.json()["code"] == "conflict"
+        assert other.headers["content-type"] == "application/problem+json"
+
+        seen: list[str] = []
+        with httpx.Client(base_url=world.srv.url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=60) as streamer, \
+                streamer.stream("GET", "/v1/tenants/acme/executions/order-1/events") as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            signalled = False
+            for event, data in sse_events(stream):
+                seen.append(event)
+                if event == "status" and not signalled:
+                    approval = next(t for t in data["tasks"] if t["task"] == "approval")
+                    if approval["state"] == "waiting":
+                        assert "signal 'approval'" in approval["waiting_for"]
+                        r = c.post("/v1/tenants/acme/executions/order-1/signals",
+                                   json={"name": "approval", "payload": {"approved": True, "approver": "ada"}})
+                        assert r.status_code == 202, r.text
+                        signalled = True
+                if event == "end":
+                    assert data == {"id": "order-1", "status": "succeeded"}
+                    break
+        assert signalled and "history" in seen
+
+        st = c.get("/v1/tenants/acme/executions/order-1").json()
+        assert st["status"] == "succeeded"
+        assert (st["output"]["decision"], st["output"]["approver"]) == ("approved", "ada")
+        kinds = [e["kind"] for e in c.get("/v1/tenants/acme/executions/order-1/history").json()]
+        assert "signal_received" in kinds and kinds[-1] == "execution_succeeded"
+        page = c.get("/v1/tenants/acme/executions", params={"status": "succeeded"}).json()
+        assert [i["id"] for i in page["items"]] == ["order-1"] and page["next_cursor"] is None
+
+        late = c.post("/v1/tenants/acme/executions/order-1/signals", json={"name": "approval", "payload": {}})
+        assert late.status_code == 409
+        assert c.post("/v1/tenants/acme/executions/order-1/cancel", json={}).status_code == 409
+        assert c.get("/v1/tenants/acme/executions/nope").status_code == 404
+        bad = c.post("/v1/tenants/acme/executions", json={"workflow": WORKFLOW, "input": [1]})
+        assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+
+
+def test_listing_pages_with_an_opaque_cursor(world: World) -> None:
+    token = world.tenant("pager", packages=("data_processing",))
+    with world.srv.client(token) as c:
+        ids = []
+        for i in range(5):
+            r = c.post("/v1/tenants/pager/executions",
+                       json={"workflow": "data_processing::data_processing", "input": {"n": i}, "id": f"run-{i}"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        got, cursor = [], None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = c.get("/v1/tenants/pager/executions", params=params).json()
+            got += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(got) == sorted(ids) and len(got) == 5
+        assert c.get("/v1/tenants/pager/executions", params={"cursor": "!!"}).status_code == 422
