@@ -243,6 +243,8 @@ class _Worker:
                 event.set()
             elif op == "cancel":
                 self.cancelled.add(str(frame["execution_id"]))
+            elif op == "forget":  # the execution finished; a retry of it starts uncancelled
+                self.cancelled.discard(str(frame["execution_id"]))
             elif op == "stop":
                 threading.Thread(target=self._drain_and_exit, daemon=True).start()
 

@@ -421,6 +421,12 @@ class WorkerPool:
             if worker.key[0] == tenant:
                 worker.send({"op": "cancel", "execution_id": execution_id})
 
+    def forget_execution(self, tenant: str, execution_id: str) -> None:
+        """Drop a finished execution's cancellation mark in that tenant's workers (so a retry runs)."""
+        for worker in self._live():
+            if worker.key[0] == tenant:
+                worker.send({"op": "forget", "execution_id": execution_id})
+
     def stop_version(self, tenant: str, name: str, version: str, *, timeout: float = _STOP_GRACE) -> None:
         """Stop the worker of one version: in-flight runs get ``timeout`` seconds to finish."""
         with self._lock:

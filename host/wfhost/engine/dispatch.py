@@ -45,6 +45,7 @@ class Dispatcher:
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wfhost-task")
         self._runs: dict[str, RunRef] = {}
         self._flags: dict[str, threading.Event] = {}
+        self._cancelled: dict[str, tuple[str, str]] = {}  # uid -> (tenant, id) told to workers
         self._lock = threading.Lock()
         self._pool: WorkerPool | None = None
         if log_dir is not None and catalog.registry is not None:
@@ -95,6 +96,7 @@ class Dispatcher:
         """Make ``ctx.is_cancelled`` true for running attempts of an execution."""
         with self._lock:
             self._flags.setdefault(uid, threading.Event()).set()
+            self._cancelled[uid] = (tenant, execution_id)
         if self._pool is not None:
             self._pool.cancel_execution(tenant, execution_id)
 
@@ -102,6 +104,9 @@ class Dispatcher:
         """Drop the per-execution state of a finished execution."""
         with self._lock:
             self._flags.pop(uid, None)
+            told = self._cancelled.pop(uid, None)
+        if told is not None and self._pool is not None:
+            self._pool.forget_execution(*told)
 
     def stop_version(self, tenant: str, package: str, version: str) -> None:
         """Stop the worker of a package version (after it has drained)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from support.serving import WORKFLOW, World, sse_events, upload
+from support.waiting import until
 
 
 def test_purchase_approval_lifecycle_over_http(world: World) -> None:
@@ -80,3 +81,22 @@ def test_listing_pages_with_an_opaque_cursor(world: World) -> None:
                 break
         assert sorted(got) == sorted(ids) and len(got) == 5
         assert c.get("/v1/tenants/pager/executions", params={"cursor": "!!"}).status_code == 422
+
+
+def test_cancel_then_retry_over_http_runs_it_again_from_its_cancelled_task(world: World) -> None:
+    token = world.tenant("retrier")
+    with world.srv.client(token) as c:
+        base = "/v1/tenants/retrier/executions"
+        assert c.post(base, json={"workflow": WORKFLOW, "input": {"cost": 5000}, "id": "o-9"}).status_code == 201
+        until(lambda: c.get(f"{base}/o-9").json()["status"] == "waiting", "o-9 to wait")
+        assert c.post(f"{base}/o-9/retry").status_code == 409  # still running: nothing to retry
+        assert c.post(f"{base}/o-9/cancel", json={"reason": "wrong supplier"}).status_code == 202
+        until(lambda: c.get(f"{base}/o-9").json()["status"] == "cancelled", "o-9 to be cancelled")
+        r = c.post(f"{base}/o-9/retry")
+        assert r.status_code == 202 and "approval" in r.json()["tasks"]
+        assert "check_order" not in r.json()["tasks"]  # its recorded success is kept
+        until(lambda: c.get(f"{base}/o-9").json()["status"] == "waiting", "o-9 to wait again")
+        c.post(f"{base}/o-9/signals", json={"name": "approval", "payload": {"approved": True}})
+        until(lambda: c.get(f"{base}/o-9").json()["status"] == "succeeded", "o-9 to succeed")
+        kinds = [(e["kind"], e.get("by")) for e in c.get(f"{base}/o-9/history").json()]
+        assert ("execution_retried", "api:retrier") in kinds
