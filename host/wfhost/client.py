@@ -69,6 +69,13 @@ class Client:
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
 
+    @staticmethod
+    def connect(url: str, token: str, *, tenant: str | None = None) -> Any:
+        """A `RemoteClient`: these operations against a service (``wfhost serve``) over HTTP."""
+        from .remote import RemoteClient
+
+        return RemoteClient(url, token, tenant=tenant)
+
     @property
     def registry(self) -> Any:
         """The package registry (tenants, keys, packages)."""

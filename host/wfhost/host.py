@@ -131,6 +131,11 @@ class Host:
         self.scheduler.dispatcher.close()
         self.engine.dispose()
 
+    def stop_claiming(self) -> None:
+        """Claim no new task attempts from now on; those in flight still record their outcomes."""
+        self.scheduler.max_concurrency = 0  # no room: turns still record outcomes, claim nothing
+        self.scheduler.wake(scan=False)
+
     def drain(self, grace: float) -> int:
         """Stop claiming tasks and give those in flight ``grace`` seconds to finish.
 
@@ -139,8 +144,7 @@ class Host:
         """
         import time
 
-        self.scheduler.max_concurrency = 0  # no room: turns still record outcomes, claim nothing
-        self.scheduler.wake(scan=False)
+        self.stop_claiming()
         deadline = time.monotonic() + grace
         while self.scheduler.busy and time.monotonic() < deadline:
             with self._done:

@@ -114,3 +114,41 @@ def sse_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
         elif not line and event is not None:
             yield event, json.loads("\n".join(data))
             event, data = None, []
+
+
+@contextmanager
+def serve_process(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[Any, str]]:
+    """``wfhost --home HOME serve --port 0 ARGS`` as a subprocess; yields it and its URL.
+
+    Stopped with SIGTERM (then killed) on exit if still running.
+    """
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "wfhost", "--home", str(home), "serve", "--port", "0",
+                             *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    assert proc.stderr is not None
+    url = None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("serving "):
+            url = line.split()[1]
+            break
+    assert url, "wfhost serve did not start:\n" + "".join(lines)
+    # Keep reading stderr so a chatty server never blocks on a full pipe; kept for the test.
+    proc.lines = lines  # type: ignore[attr-defined]
+    drain = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    drain.start()
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -73,14 +73,28 @@ class Settings:
     db: str | None
     #: ``None`` when not given: a full name (``tenant::package::workflow``) then picks it.
     given_tenant: str | None
+    #: A service's URL and token: tenant commands then go over HTTP.
+    url: str | None = None
+    token: str | None = None
 
     @property
     def tenant(self) -> str:
-        """The tenant acted for (``default`` if none was given)."""
-        return self.given_tenant or "default"
+        """The tenant acted for (``default`` if none was given; the token's on a service)."""
+        if self.given_tenant:
+            return self.given_tenant
+        if self.url:
+            with self.client() as client:  # the token's tenant, asked of the service
+                return str(client.tenant)
+        return "default"
 
     def client(self) -> Any:
-        """A standalone client on this store (the caller closes it)."""
+        """A standalone client on this store, or on the service (the caller closes it)."""
+        if self.url:
+            from wfhost.remote import RemoteClient
+
+            if not self.token:
+                raise BadInput("--url needs a token: --token or WFHOST_TOKEN")
+            return RemoteClient(self.url, self.token, tenant=self.given_tenant)
         from wfhost.client import Client
 
         return Client(self.home, self.db, tenant=self.given_tenant)
@@ -218,11 +232,16 @@ def root(
     tenant: Annotated[str | None, typer.Option(  # noqa: UP007
         "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
         help="The tenant to act for (default: 'default', or the one a full workflow name gives).")] = None,
+    url: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--url", envvar="WFHOST_URL", show_envvar=True,
+        help="A service (`wfhost serve`): tenant commands go there over HTTP.")] = None,
+    token: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--token", envvar="WFHOST_TOKEN", show_envvar=True, help="The service token (with --url).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run signed workflow packages durably: register, schedule, signal, watch."""
-    ctx.obj = Settings(home, db or None, tenant or None)
+    ctx.obj = Settings(home, db or None, tenant or None, url or None, token or None)
 
 
 # -- tenants and trust ----------------------------------------------------------------------------
@@ -371,6 +390,13 @@ def _finish(status: dict[str, Any], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def _hosts_running(client: Any) -> bool:
+    """Whether a host will run the work: always on a service, else one must be live."""
+    from wfhost.engine.notify import live_hosts
+
+    return bool(getattr(client, "remote", False) or live_hosts(client.engine))
+
+
 @command()
 def schedule(
     ctx: typer.Context,
@@ -387,7 +413,6 @@ def schedule(
     as_json: JsonOption = False,
 ) -> None:
     """Start an execution; print its id, or with --wait its result."""
-    from wfhost.engine.notify import live_hosts
 
     settings = _settings(ctx)
     payload = _json_arg(input_, "--input")
@@ -402,7 +427,7 @@ def schedule(
         # The tenant the execution belongs to: --tenant, else the one a full name gives.
         owner = settings.given_tenant or (name.split("::", 1)[0] if name.count("::") == 2
                                           else settings.tenant)
-        hosts = live_hosts(client.engine)
+        hosts = _hosts_running(client)
         # Bound the wait only when the execution itself is bounded (its timeout ends it).
         bound = None if timeout is None else timeout + 30.0
         if hosts:
@@ -436,11 +461,10 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 0.2,
 ) -> None:
     """Follow an execution live until it ends; exit 1 if it failed or was cancelled."""
-    from wfhost.engine.notify import live_hosts
 
     with _client(ctx) as client:
         state = client.status(execution_id)
-        if state["status"] not in TERMINAL and not live_hosts(client.engine):
+        if state["status"] not in TERMINAL and not _hosts_running(client):
             err.print("[yellow]no host is running; start one with `wfhost worker`[/yellow]")
         with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
             while state["status"] not in TERMINAL:

@@ -34,7 +34,7 @@ def package_json(info: Any) -> dict[str, Any]:
     """A registered version (`wfregistry.PackageInfo`) as the API shows it."""
     registered: datetime = info.registered_at
     return {
-        "tenant": info.tenant, "package": info.name, "version": info.version,
+        "id": info.id, "tenant": info.tenant, "package": info.name, "version": info.version,
         "state": info.state, "active": info.state == "active", "key_id": info.key_id,
         "sha256": info.archive_sha256, "registered_at": rfc3339(registered.timestamp()),
         "workflows": [wf["name"] for wf in info.manifest.workflows],

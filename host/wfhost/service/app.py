@@ -8,17 +8,19 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wfhost import __version__
 
 from . import problems, routes_admin, routes_executions, routes_packages
+from .auth import principal
 from .problems import ApiError
 from .state import Service, ServiceConfig
+from .tokens import Principal
 
 __all__ = ["create_app"]
 
@@ -61,6 +63,12 @@ def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
     def metrics() -> Response:
         """Every metric, labelled by tenant."""
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/whoami", tags=["service"], summary="Who this token is",
+             responses=problems.PROBLEM_RESPONSES)
+    def whoami(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+        """The token's id, its tenant (``null`` for an admin token) and whether it is an admin's."""
+        return {"token_id": who.token_id, "tenant": who.tenant, "admin": who.admin}
 
     app.include_router(routes_packages.router)
     app.include_router(routes_executions.router)

@@ -60,6 +60,7 @@ def serve(host: Any, *, bind: str = "127.0.0.1", port: int = 8080, config: Servi
 
     def stop_accepting() -> None:
         svc.accepting = False
+        host.stop_claiming()
 
     server.on_stop = stop_accepting  # type: ignore[method-assign]
     host.start()
@@ -68,7 +69,8 @@ def serve(host: Any, *, bind: str = "127.0.0.1", port: int = 8080, config: Servi
 
         async def startup(sockets: Any = None) -> None:
             await original(sockets)
-            on_ready(f"http://{bind}:{port}")
+            bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+            on_ready(f"http://{bind}:{bound}")
 
         server.startup = startup  # type: ignore[method-assign]
     server.run()
