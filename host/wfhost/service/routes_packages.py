@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -37,7 +38,6 @@ def upload_package(tenant: TenantDep, svc: ServiceDep, request: Request,
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
         svc.quotas.check_size(tenant, "package_bytes", int(declared))
-    svc.quotas.check_upload(tenant)
     digest = hashlib.sha256()
     (svc.home / "uploads").mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"{tenant}.", suffix=".wfpkg", dir=svc.home / "uploads")
@@ -49,10 +49,9 @@ def upload_package(tenant: TenantDep, svc: ServiceDep, request: Request,
                 svc.quotas.check_size(tenant, "package_bytes", size)
                 digest.update(chunk)
                 out.write(chunk)
+        svc.quotas.check_upload(tenant)
         sha = digest.hexdigest()
         known = any(p.archive_sha256 == sha and p.state != "retired" for p in svc.client.packages(tenant))
-        from pathlib import Path
-
         info = svc.client.register(Path(name), tenant=tenant)
     finally:
         os.unlink(name)
