@@ -19,6 +19,7 @@ from wfhost import __version__
 from . import problems, routes_admin, routes_executions, routes_packages
 from .auth import principal
 from .problems import ApiError
+from .schemas import WhoAmI
 from .state import Service, ServiceConfig
 from .tokens import Principal
 
@@ -64,7 +65,7 @@ def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
         """Every metric, labelled by tenant."""
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/whoami", tags=["service"], summary="Who this token is",
+    @app.get("/v1/whoami", tags=["service"], summary="Who this token is", response_model=WhoAmI,
              responses=problems.PROBLEM_RESPONSES)
     def whoami(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
         """The token's id, its tenant (``null`` for an admin token) and whether it is an admin's."""

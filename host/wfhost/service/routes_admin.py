@@ -14,6 +14,7 @@ from wfregistry.models import PackageVersion, Tenant, TrustedKey
 
 from .auth import AdminDep, ServiceDep
 from .problems import PROBLEM_RESPONSES, ApiError
+from .schemas import KeyTrusted, QuotaLimits, TenantCreated, TenantList, TokenCreated
 
 __all__ = ["router"]
 
@@ -60,14 +61,14 @@ def _tenant(svc: Any, tenant: str) -> str:
     return tenant
 
 
-@router.post("/tenants", status_code=201, summary="Create a tenant")
+@router.post("/tenants", status_code=201, summary="Create a tenant", response_model=TenantCreated)
 def create_tenant(_: AdminDep, body: TenantCreate, svc: ServiceDep) -> Any:
     """A new, empty tenant."""
     svc.client.create_tenant(body.name)
     return {"name": body.name}
 
 
-@router.get("/tenants", summary="List tenants")
+@router.get("/tenants", summary="List tenants", response_model=TenantList)
 def list_tenants(_: AdminDep, svc: ServiceDep) -> Any:
     """Every tenant's name."""
     return {"items": svc.client.registry.tenants()}
@@ -95,7 +96,8 @@ def delete_tenant(_: AdminDep, tenant: str, svc: ServiceDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/tenants/{tenant}/keys", status_code=201, summary="Trust a signing key")
+@router.post("/tenants/{tenant}/keys", status_code=201, summary="Trust a signing key",
+             response_model=KeyTrusted)
 def trust_key(_: AdminDep, tenant: str, body: KeyTrust, svc: ServiceDep) -> Any:
     """The tenant accepts packages signed by this key from now on."""
     kid = svc.client.trust(_tenant(svc, tenant), body.public_key, body.label)
@@ -115,7 +117,8 @@ def revoke_key(_: AdminDep, tenant: str, key_id: str, svc: ServiceDep) -> Respon
     return Response(status_code=204)
 
 
-@router.post("/tenants/{tenant}/tokens", status_code=201, summary="Create a tenant token")
+@router.post("/tenants/{tenant}/tokens", status_code=201, summary="Create a tenant token",
+             response_model=TokenCreated)
 def create_token(_: AdminDep, tenant: str, svc: ServiceDep, body: TokenCreate | None = None) -> Any:
     """A new token for the tenant; the token is shown in this answer only."""
     token_id, token = svc.tokens.create(_tenant(svc, tenant), label=body.label if body else None)
@@ -129,13 +132,13 @@ def revoke_token(_: AdminDep, token_id: str, svc: ServiceDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/tenants/{tenant}/quotas", summary="A tenant's quotas")
+@router.get("/tenants/{tenant}/quotas", summary="A tenant's quotas", response_model=QuotaLimits)
 def get_quotas(_: AdminDep, tenant: str, svc: ServiceDep) -> Any:
     """The limits in force for the tenant."""
     return svc.quotas.get(_tenant(svc, tenant)).to_dict()
 
 
-@router.put("/tenants/{tenant}/quotas", summary="Change a tenant's quotas")
+@router.put("/tenants/{tenant}/quotas", summary="Change a tenant's quotas", response_model=QuotaLimits)
 def set_quotas(_: AdminDep, tenant: str, body: QuotaChange, svc: ServiceDep) -> Any:
     """Change some limits; returns all of them."""
     return svc.quotas.set(_tenant(svc, tenant), body.model_dump(exclude_unset=True)).to_dict()

@@ -21,6 +21,15 @@ from . import sse
 from ._json import to_json
 from .auth import ServiceDep, TenantDep
 from .problems import PROBLEM_RESPONSES, ApiError
+from .schemas import (
+    BulkCancelResult,
+    CancelAccepted,
+    Event,
+    ExecutionPage,
+    ExecutionStatus,
+    RetryAccepted,
+    SignalAccepted,
+)
 
 __all__ = ["router"]
 
@@ -67,13 +76,6 @@ class BulkCancel(_Body):
     reason: str | None = Field(default=None, max_length=200)
 
 
-class ExecutionPage(BaseModel):
-    """A page of executions, newest first."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
 def _encode_cursor(row: dict[str, Any]) -> str:
     raw = json.dumps([row["created_at"], row["id"]]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -87,7 +89,8 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise ApiError(422, "invalid_request", "cursor: not a cursor this API gave") from None
 
 
-@router.post("/executions", status_code=201, summary="Start an execution")
+@router.post("/executions", status_code=201, summary="Start an execution", response_model=ExecutionStatus,
+             responses={200: {"model": ExecutionStatus, "description": "The execution with this id."}})
 def create_execution(tenant: TenantDep, body: ExecutionCreate, svc: ServiceDep) -> Any:
     """Start ``workflow`` with ``input``; 200 with the existing execution if ``id`` repeats."""
     existed = False
@@ -125,13 +128,14 @@ def list_executions(
     return {"items": [to_json(r) for r in page], "next_cursor": _encode_cursor(page[-1]) if more else None}
 
 
-@router.get("/executions/{execution_id}", summary="An execution's status")
+@router.get("/executions/{execution_id}", summary="An execution's status", response_model=ExecutionStatus)
 def get_execution(tenant: TenantDep, execution_id: str, svc: ServiceDep) -> Any:
     """Its tasks, attempts, waits, children, output or error."""
     return to_json(svc.client.status(execution_id, tenant=tenant))
 
 
-@router.get("/executions/{execution_id}/history", summary="An execution's event log")
+@router.get("/executions/{execution_id}/history", summary="An execution's event log",
+            response_model=list[Event])
 def get_history(tenant: TenantDep, execution_id: str, svc: ServiceDep) -> Any:
     """Its history, oldest first."""
     return to_json(svc.client.history(execution_id, tenant=tenant))
@@ -149,7 +153,8 @@ def stream_events(tenant: TenantDep, execution_id: str, svc: ServiceDep, request
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@router.post("/executions/{execution_id}/signals", status_code=202, summary="Send a signal")
+@router.post("/executions/{execution_id}/signals", status_code=202, summary="Send a signal",
+             response_model=SignalAccepted)
 def send_signal(tenant: TenantDep, execution_id: str, body: SignalSend, svc: ServiceDep) -> Any:
     """Buffered until a wait consumes it; 409 if the execution has finished."""
     size = len(json.dumps(body.payload, separators=(",", ":")).encode())
@@ -159,7 +164,8 @@ def send_signal(tenant: TenantDep, execution_id: str, body: SignalSend, svc: Ser
     return {"execution": execution_id, "signal": body.name, "accepted": True}
 
 
-@router.post("/executions/{execution_id}/cancel", status_code=202, summary="Cancel an execution")
+@router.post("/executions/{execution_id}/cancel", status_code=202, summary="Cancel an execution",
+             response_model=CancelAccepted)
 def cancel_execution(tenant: TenantDep, execution_id: str, svc: ServiceDep,
                      body: CancelRequest | None = None) -> Any:
     """Request cancellation (children too); 409 if it has already finished."""
@@ -170,14 +176,15 @@ def cancel_execution(tenant: TenantDep, execution_id: str, svc: ServiceDep,
     return {"execution": execution_id, "cancel_requested": True}
 
 
-@router.post("/executions/{execution_id}/retry", status_code=202, summary="Retry a failed execution")
+@router.post("/executions/{execution_id}/retry", status_code=202, summary="Retry a failed execution",
+             response_model=RetryAccepted)
 def retry_execution(tenant: TenantDep, execution_id: str, svc: ServiceDep) -> Any:
     """Run it again from its failed tasks; succeeded tasks keep their results."""
     reset = svc.client.retry(execution_id, tenant=tenant, by=f"api:{tenant}")
     return {"execution": execution_id, "tasks": reset}
 
 
-@router.post("/executions:cancel", summary="Cancel many executions")
+@router.post("/executions:cancel", summary="Cancel many executions", response_model=BulkCancelResult)
 def bulk_cancel(tenant: TenantDep, body: BulkCancel, svc: ServiceDep) -> Any:
     """Cancel ``ids``, or the active executions matching ``workflow``/``status``; a result per id."""
     if body.ids is None and body.workflow is None and body.status is None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._json import package_json
 from .auth import ServiceDep, TenantDep
 from .problems import PROBLEM_RESPONSES, ApiError
+from .schemas import Package
 
 __all__ = ["router"]
 
@@ -30,7 +31,8 @@ class Activate(BaseModel):
     version: str = Field(min_length=1, max_length=100)
 
 
-@router.post("", status_code=201, summary="Upload and register a package")
+@router.post("", status_code=201, summary="Upload and register a package", response_model=Package,
+             responses={200: {"model": Package, "description": "This archive was already registered."}})
 def upload_package(tenant: TenantDep, svc: ServiceDep, request: Request,
                    archive: Annotated[UploadFile, File(description="A signed .wfpkg archive.")]) -> Any:
     """Verify and register a ``.wfpkg`` as `wfhost register` does; 200 if it was already registered."""
@@ -59,19 +61,20 @@ def upload_package(tenant: TenantDep, svc: ServiceDep, request: Request,
     return JSONResponse(body, status_code=200) if known else body
 
 
-@router.get("", summary="List packages and versions")
+@router.get("", summary="List packages and versions", response_model=list[Package])
 def list_packages(tenant: TenantDep, svc: ServiceDep) -> Any:
     """Every registered version of the tenant's packages."""
     return [package_json(p) for p in svc.client.packages(tenant)]
 
 
-@router.post("/{package}/activate", summary="Make a version active (roll back)")
+@router.post("/{package}/activate", summary="Make a version active (roll back)", response_model=Package)
 def activate_package(tenant: TenantDep, package: str, body: Activate, svc: ServiceDep) -> Any:
     """New executions of ``package::workflow`` use this version from now on."""
     return package_json(svc.client.registry.activate(tenant, package, body.version))
 
 
-@router.delete("/{package}", status_code=202, summary="Unregister a package version")
+@router.delete("/{package}", status_code=202, summary="Unregister a package version",
+               response_model=Package)
 def unregister_package(tenant: TenantDep, package: str, svc: ServiceDep,
                        version: Annotated[str | None, Query(max_length=100)] = None) -> Any:
     """Retire the active version (or ``version``): no new executions; running ones drain."""
