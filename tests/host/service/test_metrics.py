@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from support.packages import REPO
 from support.serving import WORKFLOW, World
 from support.waiting import until
 
@@ -42,3 +46,12 @@ def test_metrics_count_executions_tasks_signals_and_waits_per_tenant(world: Worl
     assert s[("wfhost_schedule_to_start_seconds_count", t)] == 2.0
     assert s.get(("wfhost_waiting_executions", t), 0.0) == 0.0
     assert s[("wfhost_worker_processes", t)] == 1.0
+
+
+def test_the_sample_dashboard_uses_only_metrics_the_service_exports(world: World) -> None:
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    used = {re.sub(r"_(bucket|count|sum)$", "", m) for panel in dashboard["panels"] for t in panel["targets"]
+            for m in re.findall(r"wfhost_\w+", t["expr"])}
+    families = {f.name for f in text_string_to_metric_families(httpx.get(world.srv.url + "/metrics").text)}
+    exported = families | {f + "_total" for f in families}
+    assert used and used <= exported, used - exported
