@@ -94,12 +94,6 @@ class Metrics:
         """Count a request refused over ``quota``."""
         self.rejections.labels(tenant, quota).inc()
 
-    def execution_started(self, tenant: str) -> None:
-        """An API request started an execution (the event log counts it; nothing to do here)."""
-
-    def signal_sent(self, tenant: str) -> None:
-        """An API request sent a signal (the event log counts it; nothing to do here)."""
-
     def start(self) -> None:
         """Follow the event log from now on."""
         with self.svc.engine.connect() as conn:

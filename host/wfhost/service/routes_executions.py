@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -93,21 +94,18 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
              responses={200: {"model": ExecutionStatus, "description": "The execution with this id."}})
 def create_execution(tenant: TenantDep, body: ExecutionCreate, svc: ServiceDep) -> Any:
     """Start ``workflow`` with ``input``; 200 with the existing execution if ``id`` repeats."""
-    existed = False
-    if body.id is not None:
-        try:
-            svc.client.status(body.id, tenant=tenant)
-            existed = True
-        except NotFound:
-            pass
-    if not existed:
-        svc.quotas.check_start(tenant)
+    svc.quotas.check_start(tenant)
+    asked_at = time.time()
     eid = svc.client.schedule(body.workflow, body.input, id=body.id, tenant=tenant, timeout=body.timeout)
-    state = to_json(svc.client.status(eid, tenant=tenant))
-    if existed:
-        return JSONResponse(state, status_code=200)
-    svc.metrics.execution_started(tenant)
-    return state
+    state = svc.client.status(eid, tenant=tenant)
+    # The client stamps a new execution with this process's clock: older means it existed.
+    existed = _created_at(state) < asked_at
+    return JSONResponse(to_json(state), status_code=200) if existed else to_json(state)
+
+
+def _created_at(state: Any) -> float:
+    value = state["created_at"] if isinstance(state, dict) else state.created_at
+    return float(value)
 
 
 @router.get("/executions", summary="List executions", response_model=ExecutionPage)
@@ -160,7 +158,6 @@ def send_signal(tenant: TenantDep, execution_id: str, body: SignalSend, svc: Ser
     size = len(json.dumps(body.payload, separators=(",", ":")).encode())
     svc.quotas.check_size(tenant, "signal_bytes", size)
     svc.client.signal(execution_id, body.name, body.payload, tenant=tenant, sender=f"api:{tenant}")
-    svc.metrics.signal_sent(tenant)
     return {"execution": execution_id, "signal": body.name, "accepted": True}
 
 
