@@ -139,3 +139,23 @@ def test_sigterm_during_100_executions_loses_nothing_and_records_each_result_onc
             assert client.status(eid)["output"]["decision"] == "timed_out"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def test_cli_retry_and_token_errors_on_a_local_home(tmp_path: Path, key: TestKey) -> None:
+    archive = build_sample("data_processing", key, tmp_path / "dist")
+    home = _home(tmp_path, key)
+    local = ("--home", str(home), "--tenant", "acme")
+    wfhost(*local, "register", str(archive))
+    wfhost(*local, "schedule", DP, "--input", '{"fail_first_attempts": 9}', "--id", "bad", "--wait", code=1)
+    out = wfhost(*local, "retry", "bad").stdout
+    assert "retrying bad: process_data, generate_report" in " ".join(out.split())
+    st = json.loads(wfhost(*local, "status", "bad", "--json").stdout)
+    states = {t["task"]: t["state"] for t in st["tasks"]}
+    assert states == {"collect_data": "succeeded", "process_data": "ready", "generate_report": "pending"}
+    assert "only a failed or cancelled" in wfhost(*local, "retry", "bad", code=4).output
+    wfhost(*local, "retry", "nope", code=3)
+
+    assert "does not exist" in wfhost("--home", str(home), "token", "create", "ghost", code=3).output
+    assert "give a TENANT, or --admin" in wfhost("--home", str(home), "token", "create", code=2).output
+    wfhost("--home", str(home), "token", "revoke", "nosuchtoken", code=3)
+    assert "needs a token" in wfhost("--url", "http://127.0.0.1:9", "status", "x", code=2).output
