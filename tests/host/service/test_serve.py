@@ -97,6 +97,13 @@ def test_the_cli_runs_the_whole_lifecycle_against_a_service(tmp_path: Path, key:
         assert there.keys() == here.keys() and there["output"] == here["output"]
         assert [t["state"] for t in there["tasks"]] == [t["state"] for t in here["tasks"]]
 
+        # Operator commands: over HTTP with an admin token; tokens always on the local home.
+        admin_env = {"WFHOST_URL": url, "WFHOST_TOKEN": admin}
+        wfhost("tenant", "create", "other", env=admin_env)
+        assert "now trusts key" in wfhost("--tenant", "other", "trust", str(key.pub_path), env=admin_env).stdout
+        assert "needs an admin token" in wfhost("tenant", "create", "third", env=env, code=1).output
+        assert len(json.loads(wfhost("--home", str(home), "token", "list", "--json", env=env).stdout)) == 2
+
         token_id = listed[0]["id"]
         wfhost("--home", str(home), "token", "revoke", token_id)
         wfhost("status", "big", env=env, code=1)
