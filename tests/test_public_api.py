@@ -27,7 +27,8 @@ def test_wfpkg_exports() -> None:
 
 def test_wfhost_exports() -> None:
     assert sorted(wfhost.__all__) == sorted([
-        "Client", "Conflict", "Host", "HostError", "InvalidRequest", "NotFound", "__version__",
+        "Client", "Conflict", "Host", "HostError", "InvalidRequest", "NotFound", "RemoteClient",
+        "__version__",
     ])
 
 

@@ -10,4 +10,13 @@ from .host import Host
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "Conflict", "Host", "HostError", "InvalidRequest", "NotFound", "__version__"]
+__all__ = ["Client", "Conflict", "Host", "HostError", "InvalidRequest", "NotFound", "RemoteClient", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # httpx is imported only by those who talk to a service.
+    if name == "RemoteClient":
+        from .remote import RemoteClient
+
+        return RemoteClient
+    raise AttributeError(f"module 'wfhost' has no attribute {name!r}")

@@ -75,6 +75,13 @@ class Client:
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
 
+    @staticmethod
+    def connect(url: str, token: str, *, tenant: str | None = None) -> Any:
+        """A `RemoteClient`: these operations against a service (``wfhost serve``) over HTTP."""
+        from .remote import RemoteClient
+
+        return RemoteClient(url, token, tenant=tenant)
+
     @property
     def registry(self) -> Registry | None:
         """The package registry (tenants, keys, packages)."""
@@ -164,11 +171,33 @@ class Client:
             return ops.execution_history(conn, self._tenant(tenant), execution_id)
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
-                   workflow: str | None = None, limit: int = 100) -> list[ExecutionSummary]:
-        """Executions, newest first (all tenants if ``tenant`` is ``"*"``)."""
+                   workflow: str | None = None, limit: int = 100, parent: str | None = None,
+                   after: tuple[float, str] | None = None) -> list[ExecutionSummary]:
+        """Executions, newest first (all tenants if ``tenant`` is ``"*"``).
+
+        ``parent`` keeps the children of that execution id; ``after`` is the
+        ``(created_at, id)`` of the last one of a previous page.
+        """
         owner = None if tenant == "*" else self._tenant(tenant)
         with self._reader.connect() as conn:
-            return ops.list_executions(conn, owner, status, workflow, limit)
+            return ops.list_executions(conn, owner, status, workflow, limit, parent=parent, after=after)
+
+    def retry(self, execution_id: str, *, tenant: str | None = None, by: str = "client") -> list[str]:
+        """Run a failed or cancelled execution again from its failed tasks; returns the tasks reset.
+
+        Succeeded tasks keep their results; the history records ``by``.
+
+        Raises:
+            NotFound: no such execution for this tenant.
+            Conflict: it has not failed and was not cancelled.
+        """
+        owner = self._tenant(tenant)
+        with self.engine.begin() as conn:
+            row = ops.find_execution(conn, owner, execution_id)
+            plan = self.catalog.plan(row.package_version_id, row.tenant, row.package, row.workflow)
+            reset = ops.retry_execution(conn, row, plan, by, now())
+        self._on_change(scan=True)
+        return reset
 
     def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
              interval: float = 0.02) -> Execution:

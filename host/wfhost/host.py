@@ -145,6 +145,26 @@ class Host:
         self.scheduler.dispatcher.close()
         self.engine.dispose()
 
+    def stop_claiming(self) -> None:
+        """Claim no new task attempts from now on; those in flight still record their outcomes."""
+        self.scheduler.max_concurrency = 0  # no room: turns still record outcomes, claim nothing
+        self.scheduler.wake(scan=False)
+
+    def drain(self, grace: float) -> int:
+        """Stop claiming tasks and give those in flight ``grace`` seconds to finish.
+
+        Returns how many attempts still run; `close` then releases them (the
+        host is marked stopped, so any host re-runs them at once).
+        """
+        import time
+
+        self.stop_claiming()
+        deadline = time.monotonic() + grace
+        while self.scheduler.busy and time.monotonic() < deadline:
+            with self._done:
+                self._done.wait(timeout=0.05)
+        return self.scheduler.busy
+
     def __enter__(self) -> Host:
         return self.start()
 

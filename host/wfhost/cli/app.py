@@ -54,6 +54,8 @@ app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+token_app = typer.Typer(help="API tokens of the service (`wfhost serve`).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 out, err = render.out, render.err
 TERMINAL = TERMINAL_EXECUTION
@@ -72,14 +74,28 @@ class Settings:
     db: str | None
     #: ``None`` when not given: a full name (``tenant::package::workflow``) then picks it.
     given_tenant: str | None
+    #: A service's URL and token: tenant commands then go over HTTP.
+    url: str | None = None
+    token: str | None = None
 
     @property
     def tenant(self) -> str:
-        """The tenant acted for (``default`` if none was given)."""
-        return self.given_tenant or "default"
+        """The tenant acted for (``default`` if none was given; the token's on a service)."""
+        if self.given_tenant:
+            return self.given_tenant
+        if self.url:
+            with self.client() as client:  # the token's tenant, asked of the service
+                return str(client.tenant)
+        return "default"
 
     def client(self) -> Any:
-        """A standalone client on this store (the caller closes it)."""
+        """A standalone client on this store, or on the service (the caller closes it)."""
+        if self.url:
+            from wfhost.remote import RemoteClient
+
+            if not self.token:
+                raise BadInput("--url needs a token: --token or WFHOST_TOKEN")
+            return RemoteClient(self.url, self.token, tenant=self.given_tenant)
         from wfhost.client import Client
 
         return Client(self.home, self.db, tenant=self.given_tenant)
@@ -217,11 +233,16 @@ def root(
     tenant: Annotated[str | None, typer.Option(  # noqa: UP007
         "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
         help="The tenant to act for (default: 'default', or the one a full workflow name gives).")] = None,
+    url: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--url", envvar="WFHOST_URL", show_envvar=True,
+        help="A service (`wfhost serve`): tenant commands go there over HTTP.")] = None,
+    token: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--token", envvar="WFHOST_TOKEN", show_envvar=True, help="The service token (with --url).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run signed workflow packages durably: register, schedule, signal, watch."""
-    ctx.obj = Settings(home, db or None, tenant or None)
+    ctx.obj = Settings(home, db or None, tenant or None, url or None, token or None)
 
 
 # -- tenants and trust ----------------------------------------------------------------------------
@@ -370,6 +391,13 @@ def _finish(status: dict[str, Any], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def _hosts_running(client: Any) -> bool:
+    """Whether a host will run the work: always on a service, else one must be live."""
+    from wfhost.engine.notify import live_hosts
+
+    return bool(getattr(client, "remote", False) or live_hosts(client.engine))
+
+
 @command()
 def schedule(
     ctx: typer.Context,
@@ -386,7 +414,6 @@ def schedule(
     as_json: JsonOption = False,
 ) -> None:
     """Start an execution; print its id, or with --wait its result."""
-    from wfhost.engine.notify import live_hosts
 
     settings = _settings(ctx)
     payload = _json_arg(input_, "--input")
@@ -401,7 +428,7 @@ def schedule(
         # The tenant the execution belongs to: --tenant, else the one a full name gives.
         owner = settings.given_tenant or (name.split("::", 1)[0] if name.count("::") == 2
                                           else settings.tenant)
-        hosts = live_hosts(client.engine)
+        hosts = _hosts_running(client)
         # Bound the wait only when the execution itself is bounded (its timeout ends it).
         bound = None if timeout is None else timeout + 30.0
         if hosts:
@@ -435,11 +462,10 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 0.2,
 ) -> None:
     """Follow an execution live until it ends; exit 1 if it failed or was cancelled."""
-    from wfhost.engine.notify import live_hosts
 
     with _client(ctx) as client:
         state = client.status(execution_id)
-        if state["status"] not in TERMINAL and not live_hosts(client.engine):
+        if state["status"] not in TERMINAL and not _hosts_running(client):
             err.print("[yellow]no host is running; start one with `wfhost worker`[/yellow]")
         with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
             while state["status"] not in TERMINAL:
@@ -548,6 +574,103 @@ def worker(
         host.close()
         signals.signal(signals.SIGTERM, previous)
     err.print("stopped")
+
+
+@command()
+def retry(
+    ctx: typer.Context,
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+) -> None:
+    """Run a failed or cancelled execution again from its failed tasks (successes are kept)."""
+    with _client(ctx) as client:
+        reset = client.retry(execution_id, by="cli")
+    out.print(f"retrying {escape(execution_id)}: {escape(', '.join(reset))}")
+
+
+@command()
+def serve(
+    ctx: typer.Context,
+    bind: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+    concurrency: Annotated[int, typer.Option(min=1, help="Task attempts run at once.")] = 32,
+    grace: Annotated[float, typer.Option(min=0, help="Seconds in-flight attempts get on SIGTERM.")] = 30.0,
+) -> None:
+    """Run the HTTP API with a scheduler and workers until SIGTERM (which drains)."""
+    from wfhost.service import ServiceConfig
+    from wfhost.service import serve as run_service
+
+    host = _settings(ctx).host(max_concurrency=concurrency)
+    try:
+        left = run_service(host, bind=bind, port=port, config=ServiceConfig(grace=grace),
+                           on_ready=lambda url: err.print(
+                               f"serving [bold]{escape(url)}[/bold] (host {host.host_id}, database "
+                               f"{escape(_safe_url(host.url))}); SIGTERM drains"))
+    finally:
+        host.close()
+    err.print(f"stopped ({left} attempt(s) released to be re-run)" if left else "stopped")
+
+
+@contextmanager
+def _local_client(ctx: typer.Context) -> Iterator[Any]:
+    """A client on the local home even when --url is given (operator commands)."""
+    from wfhost.client import Client
+
+    settings = _settings(ctx)
+    client = Client(settings.home, settings.db)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@command(token_app, "create")
+def token_create(
+    ctx: typer.Context,
+    tenant: Annotated[str | None, typer.Argument(  # noqa: UP007
+        help="The tenant the token acts for (omit with --admin).")] = None,
+    label: Annotated[str | None, typer.Option(help="A name for the token.")] = None,  # noqa: UP007
+    admin: Annotated[bool, typer.Option("--admin", help="An admin token (all routes).")] = False,
+) -> None:
+    """Create a token and print it alone on stdout (shown this once; kept hashed)."""
+    from wfhost.service import TokenStore
+
+    if admin == (tenant is not None):
+        raise BadInput("give a TENANT, or --admin")
+    with _local_client(ctx) as client:
+        if tenant is not None and tenant not in client.registry.tenants():
+            raise NotFound(f"tenant {tenant!r} does not exist; create it first")
+        token_id, token = TokenStore(client.engine, client.home).create(tenant, label=label, admin=admin)
+    err.print(f"[dim]token {token_id}; it is not shown again[/dim]")
+    typer.echo(token)
+
+
+@command(token_app, "list")
+def token_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List tokens (never the tokens themselves)."""
+    from wfhost.service import TokenStore
+
+    with _local_client(ctx) as client:
+        rows = TokenStore(client.engine, client.home).list()
+    if as_json:
+        from wfhost._time import rfc3339
+
+        _print_json([{**r, "created_at": rfc3339(r["created_at"]),
+                      "revoked_at": rfc3339(r["revoked_at"])} for r in rows])
+    else:
+        out.print(render.tokens_table(rows))
+
+
+@command(token_app, "revoke")
+def token_revoke(
+    ctx: typer.Context,
+    token_id: Annotated[str, typer.Argument(help="The token's id (see `wfhost token list`).")],
+) -> None:
+    """Revoke a token: the next request with it answers 401."""
+    from wfhost.service import TokenStore
+
+    with _local_client(ctx) as client:
+        TokenStore(client.engine, client.home).revoke(token_id)
+    out.print(f"revoked token {escape(token_id)}")
 
 
 def _safe_url(url: str) -> str:

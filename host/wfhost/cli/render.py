@@ -307,6 +307,16 @@ def tenants_table(names: Iterable[str]) -> Table:
     return table
 
 
+def tokens_table(rows: Iterable[dict[str, Any]]) -> Table:
+    """`wfhost token list`."""
+    table = Table("id", "tenant", "label", "created", "revoked", box=None, header_style="bold")
+    for r in rows:
+        table.add_row(escape(r["id"]), "[bold]admin[/bold]" if r["admin"] else escape(r["tenant"] or ""),
+                      escape(r["label"] or ""), fmt_time(r["created_at"]),
+                      fmt_time(r["revoked_at"]) if r["revoked_at"] else "")
+    return table
+
+
 # -- demo ------------------------------------------------------------------------------------
 
 

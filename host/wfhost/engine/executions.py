@@ -11,12 +11,12 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, and_, delete, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from wfhost.errors import Conflict, InvalidRequest, NotFound
 from wfhost.results import Child, Event, Execution, ExecutionSummary, TaskRun
-from wfhost.store._db import EV, E, T, W, add_event, dumps
+from wfhost.store._db import EV, E, J, T, W, add_event, dumps
 from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
@@ -35,6 +35,7 @@ __all__ = [
     "find_execution",
     "list_executions",
     "request_cancel",
+    "retry_execution",
     "send_signal",
 ]
 
@@ -230,8 +231,13 @@ def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[
 
 
 def list_executions(conn: Connection, tenant: str | None = None, status: str | None = None,
-                    workflow: str | None = None, limit: int = 100) -> list[ExecutionSummary]:
-    """Executions, newest first, filtered by tenant, status and ``package::workflow``."""
+                    workflow: str | None = None, limit: int = 100, *, parent: str | None = None,
+                    after: tuple[float, str] | None = None) -> list[ExecutionSummary]:
+    """Executions, newest first, filtered by tenant, status, ``package::workflow`` and parent id.
+
+    ``after`` is the ``(created_at, id)`` of the last execution of a previous
+    page: the list continues after it (keyset paging, stable under inserts).
+    """
     q = select(E.c.tenant, E.c.id, E.c.package, E.c.workflow, E.c.version, E.c.status,
                E.c.created_at, E.c.finished_at, E.c.error, E.c.parent_uid)
     if tenant:
@@ -246,10 +252,61 @@ def list_executions(conn: Connection, tenant: str | None = None, status: str | N
         q = q.where(E.c.workflow == wf)
         if package:
             q = q.where(E.c.package == package)
-    q = q.order_by(E.c.created_at.desc()).limit(limit)
+    if parent is not None:
+        parents = select(E.c.uid).where(E.c.id == parent)
+        if tenant:
+            parents = parents.where(E.c.tenant == tenant)
+        q = q.where(E.c.parent_uid.in_(parents.scalar_subquery()))
+    if after is not None:
+        q = q.where(or_(E.c.created_at < after[0], and_(E.c.created_at == after[0], E.c.id < after[1])))
+    q = q.order_by(E.c.created_at.desc(), E.c.id.desc()).limit(limit)
     return [
         ExecutionSummary(tenant=r.tenant, id=r.id, workflow=f"{r.package}::{r.workflow}",
                          version=r.version, status=ExecutionStatus(r.status), created_at=r.created_at,
                          finished_at=r.finished_at, error=r.error, child=r.parent_uid is not None)
         for r in conn.execute(q)
     ]
+
+
+def retry_execution(conn: Connection, row: Any, plan: WorkflowPlan, by: str, at: float) -> list[str]:
+    """Run a failed or cancelled execution again from its failed tasks; returns the tasks reset.
+
+    Succeeded tasks keep their recorded outputs. Every other task starts
+    afresh (attempt 0, empty journal, no open waits), except one skipped by
+    its own condition or trigger rule while its dependencies all succeeded.
+    Reset tasks whose dependencies all succeeded become ready; the rest wait
+    for them as on a first run. The history records who asked.
+
+    Args:
+        row: the execution's row (`find_execution`).
+        plan: its workflow plan.
+
+    Raises:
+        Conflict: the execution has not failed and was not cancelled.
+    """
+    if row.status not in ("failed", "cancelled"):
+        raise Conflict(f"execution {row.id!r} is {row.status}; only a failed or cancelled execution "
+                       "can be retried")
+    states: dict[str, str] = dict(conn.execute(
+        select(T.c.task_id, T.c.state).where(T.c.execution_uid == row.uid)).all())
+
+    def deps_succeeded(task_id: str) -> bool:
+        return all(states.get(d) == "succeeded" for d in plan.tasks[task_id].depends_on)
+
+    reset = [t for t in plan.order if states.get(t) != "succeeded"
+             and not (states.get(t) == "skipped" and deps_succeeded(t))]
+    if not reset:
+        raise Conflict(f"execution {row.id!r} has no failed task to retry")
+    ready = [t for t in reset if deps_succeeded(t)]
+    for table in (J, W):
+        conn.execute(delete(table).where(table.c.execution_uid == row.uid, table.c.task_id.in_(reset)))
+    conn.execute(update(T).where(T.c.execution_uid == row.uid, T.c.task_id.in_(reset)).values(
+        state="pending", attempt=0, not_before=at, lease_owner=None, deadline=None, output=None,
+        error=None, detail=None, waiting_for=None, started_at=None, finished_at=None))
+    conn.execute(update(T).where(T.c.execution_uid == row.uid, T.c.task_id.in_(ready))
+                 .values(state="ready"))
+    conn.execute(update(E).where(E.c.uid == row.uid).values(
+        status="pending", error=None, output=None, finished_at=None, cancel_requested=False,
+        cancelled_by=None, deadline=at + row.timeout if row.timeout else None))
+    add_event(conn, row.uid, "execution_retried", at=at, by=by, tasks=reset)
+    return reset

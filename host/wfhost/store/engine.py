@@ -113,7 +113,7 @@ def migrate(engine: Engine) -> None:
 
     import wfregistry.models  # noqa: F401 - registers the registry tables on the metadata
 
-    from . import models  # noqa: F401
+    from . import access, models  # noqa: F401
 
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))

@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import wfregistry.models  # noqa: F401
-from wfhost.store import models  # noqa: F401
+from wfhost.store import access, models  # noqa: F401
 
 connection = context.config.attributes.get("connection")
 target_metadata = SQLModel.metadata
