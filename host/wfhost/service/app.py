@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wfhost import __version__
 
-from . import problems, routes_admin, routes_executions, routes_packages
+from . import problems, routes_admin, routes_executions, routes_packages, routes_schedules
 from .auth import principal
 from .problems import ApiError
 from .schemas import WhoAmI
@@ -73,5 +73,6 @@ def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
 
     app.include_router(routes_packages.router)
     app.include_router(routes_executions.router)
+    app.include_router(routes_schedules.router)
     app.include_router(routes_admin.router)
     return app

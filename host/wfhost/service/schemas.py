@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "BulkCancelResult", "CancelAccepted", "Event", "ExecutionPage", "ExecutionStatus", "ExecutionSummary",
     "KeyTrusted", "Package", "QuotaLimits", "RetryAccepted", "SignalAccepted", "TenantCreated", "TenantList",
-    "TokenCreated", "WhoAmI",
+    "Schedule", "ScheduleRun", "ScheduleTriggered", "TokenCreated", "WhoAmI",
 ]
 
 
@@ -190,3 +190,35 @@ class WhoAmI(BaseModel):
     token_id: str
     tenant: str | None
     admin: bool
+
+
+class ScheduleRun(_Open):
+    """What one tick of a schedule did."""
+
+    tick_at: str
+    fired_at: str
+    outcome: str
+    execution_id: str | None
+    detail: str | None
+
+
+class Schedule(_Open):
+    """A cron schedule, its next tick and its last 20 runs (newest first)."""
+
+    tenant: str
+    name: str
+    workflow: str
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+    catchup: str
+    overlap: str
+    paused: bool
+    next_tick_at: str | None
+    runs: list[ScheduleRun]
+
+
+class ScheduleTriggered(BaseModel):
+    """The execution a manual trigger started."""
+
+    id: str

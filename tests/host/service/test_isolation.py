@@ -27,6 +27,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/tenants/{tenant}/keys"): {"public_key": "x"},
     ("post", "/v1/tenants/{tenant}/tokens"): {"label": "x"},
     ("put", "/v1/tenants/{tenant}/quotas"): {"starts_per_minute": 1},
+    ("post", "/v1/tenants/{tenant}/schedules"): {"name": "intruder", "workflow": WORKFLOW, "cron": "0 0 1 1 *"},
 }
 UNAUTHENTICATED = {"/healthz", "/metrics"}
 ABOUT_THE_CALLER = {"/v1/whoami"}  # names no tenant and no id: it reports the token's own
@@ -49,7 +50,8 @@ def _call(c: httpx.Client, method: str, path: str, world: World, **params: str) 
 def _state(c: httpx.Client, tenant: str) -> Any:
     execs = c.get(f"/v1/tenants/{tenant}/executions").json()["items"]
     return (execs, c.get(f"/v1/tenants/{tenant}/packages").json(),
-            [c.get(f"/v1/tenants/{tenant}/executions/{e['id']}/history").json() for e in execs])
+            [c.get(f"/v1/tenants/{tenant}/executions/{e['id']}/history").json() for e in execs],
+            c.get(f"/v1/tenants/{tenant}/schedules").json())
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,9 @@ def tenants(world: World) -> tuple[str, str]:
     a = world.tenant("alpha")
     b = world.tenant("beta", packages=("purchase_approval", "data_processing"))
     with world.srv.client(b) as c:
+        r = c.post("/v1/tenants/beta/schedules", json={"name": "nightly", "workflow": WORKFLOW,
+                                                      "cron": "0 3 * * *", "input": {"cost": 1}})
+        assert r.status_code == 201, r.text
         for eid, cost, settled in (("beta-waits", 5000, "waiting"), ("beta-done", 1, "succeeded")):
             r = c.post("/v1/tenants/beta/executions", json={"workflow": WORKFLOW, "input": {"cost": cost},
                                                             "id": eid})
@@ -81,13 +86,13 @@ def test_every_tenant_route_hides_other_tenants_and_their_ids(world: World, tena
                 checked.append((method, path))
                 continue
             assert "{tenant}" in path, f"{method} {path}: a tenant route outside /v1/tenants/{{tenant}}"
-            ids = {"execution_id": "beta-waits", "package": "data_processing"}
+            ids = {"execution_id": "beta-waits", "package": "data_processing", "name": "nightly"}
             theirs = _call(ca, method, path, world, tenant="beta", **ids)
             nobody = _call(ca, method, path, world, tenant="nosuch", **ids)
             assert theirs.status_code == nobody.status_code == 404, (method, path, theirs.text)
             assert theirs.json()["detail"].replace("beta", "nosuch") == nobody.json()["detail"]
             assert theirs.json()["code"] == "not_found"
-            if "{execution_id}" in path or "{package}" in path:
+            if any(f"{{{p}}}" in path for p in ids):
                 mine = _call(ca, method, path, world, tenant="alpha", **ids)
                 assert mine.status_code == 404, (method, path, mine.text)
             checked.append((method, path))
