@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "BulkCancelResult", "CancelAccepted", "Event", "ExecutionPage", "ExecutionStatus", "ExecutionSummary",
-    "KeyTrusted", "Package", "QuotaLimits", "RetryAccepted", "SignalAccepted", "TenantCreated", "TenantList",
+    "KeyTrusted", "Overview", "Package", "QuotaLimits", "RetryAccepted", "SignalAccepted", "TenantCreated",
+    "TenantList",
     "TokenCreated", "WhoAmI",
 ]
 
@@ -79,6 +80,7 @@ class ExecutionSummary(_Open):
     finished_at: str | None
     error: str | None
     child: bool
+    children: int
 
 
 class ExecutionPage(BaseModel):
@@ -144,6 +146,7 @@ class Package(_Open):
     sha256: str
     registered_at: str
     workflows: list[str]
+    dags: list[dict[str, Any]]
 
 
 class TenantCreated(BaseModel):
@@ -190,3 +193,15 @@ class WhoAmI(BaseModel):
     token_id: str
     tenant: str | None
     admin: bool
+
+
+class Overview(BaseModel):
+    """A tenant at a glance: ``running`` counts pending too; ``throughput`` has one bucket a minute."""
+
+    at: str
+    running: int
+    waiting: int
+    last_hour: dict[str, int]
+    throughput: list[dict[str, Any]]
+    slowest: list[dict[str, Any]]
+    quota: dict[str, dict[str, int]]
