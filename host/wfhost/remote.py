@@ -257,6 +257,22 @@ class RemoteClient:
             time.sleep(interval)
             interval = min(interval * 1.5, 0.5)
 
+    # -- tenants and trust (an admin token) ---------------------------------------------------
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant (needs an admin token)."""
+        self._request("POST", "/v1/tenants", json={"name": name})
+
+    def trust(self, tenant: str, public_key_pem: str, label: str | None = None) -> str:
+        """Trust a public key for a tenant (needs an admin token); returns its key id."""
+        out = self._request("POST", f"/v1/tenants/{tenant}/keys", json={"public_key": public_key_pem,
+                                                                         "label": label})
+        return str(out["key_id"])
+
+    def revoke(self, tenant: str, key_id: str) -> None:
+        """Revoke a tenant's key (needs an admin token)."""
+        self._request("DELETE", f"/v1/tenants/{tenant}/keys/{key_id}")
+
     # -- packages -----------------------------------------------------------------------------
 
     def register(self, archive: Path, *, tenant: str | None = None,

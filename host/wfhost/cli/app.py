@@ -609,6 +609,19 @@ def serve(
     err.print(f"stopped ({left} attempt(s) released to be re-run)" if left else "stopped")
 
 
+@contextmanager
+def _local_client(ctx: typer.Context) -> Iterator[Any]:
+    """A client on the local home even when --url is given (operator commands)."""
+    from wfhost.client import Client
+
+    settings = _settings(ctx)
+    client = Client(settings.home, settings.db)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 @command(token_app, "create")
 def token_create(
     ctx: typer.Context,
@@ -622,7 +635,7 @@ def token_create(
 
     if admin == (tenant is not None):
         raise BadInput("give a TENANT, or --admin")
-    with _client(ctx) as client:
+    with _local_client(ctx) as client:
         if tenant is not None and tenant not in client.registry.tenants():
             raise NotFound(f"tenant {tenant!r} does not exist; create it first")
         token_id, token = TokenStore(client.engine, client.home).create(tenant, label=label, admin=admin)
@@ -635,7 +648,7 @@ def token_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List tokens (never the tokens themselves)."""
     from wfhost.service import TokenStore
 
-    with _client(ctx) as client:
+    with _local_client(ctx) as client:
         rows = TokenStore(client.engine, client.home).list()
     if as_json:
         from wfhost._time import rfc3339
@@ -654,7 +667,7 @@ def token_revoke(
     """Revoke a token: the next request with it answers 401."""
     from wfhost.service import TokenStore
 
-    with _client(ctx) as client:
+    with _local_client(ctx) as client:
         TokenStore(client.engine, client.home).revoke(token_id)
     out.print(f"revoked token {escape(token_id)}")
 

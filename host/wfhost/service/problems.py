@@ -11,6 +11,7 @@ errors are mapped by `problem_for`, in one place.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -24,6 +25,7 @@ from wfhost.errors import Conflict, HostError, InvalidRequest, NotFound
 
 __all__ = ["PROBLEM_RESPONSES", "ApiError", "Problem", "install", "problem_for"]
 
+_log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://wfhost.dev/problems/"
 
@@ -106,6 +108,11 @@ def install(app: FastAPI) -> None:
         return _response(ApiError(exc.status_code, code, str(exc.detail),
                                   dict(exc.headers or {})))
 
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _response(ApiError(500, "internal", "the service failed to answer; the error is in its log"))
+
+    app.add_exception_handler(Exception, on_unexpected)
     for cls in (ApiError, HostError, RegistryError, WfpkgError):
         app.add_exception_handler(cls, on_api)
     app.add_exception_handler(RequestValidationError, on_validation)

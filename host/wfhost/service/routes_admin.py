@@ -80,7 +80,10 @@ def delete_tenant(_: AdminDep, tenant: str, svc: ServiceDep) -> Response:
     _tenant(svc, tenant)
     if svc.client.executions(tenant=tenant, status="active", limit=1):
         raise ApiError(409, "conflict", f"tenant {tenant!r} has active executions; cancel them first")
-    dirs = [p.install_dir for p in svc.client.packages(tenant)]
+    versions = svc.client.packages(tenant)
+    for v in versions:  # their worker processes first: nothing of the tenant keeps running
+        svc.host.scheduler.dispatcher.stop_version(tenant, v.name, v.version)
+    dirs = [v.install_dir for v in versions]
     with svc.engine.begin() as conn:
         svc.tokens.forget_tenant(conn, tenant)
         svc.quotas.forget_tenant(conn, tenant)

@@ -97,6 +97,13 @@ def test_the_cli_runs_the_whole_lifecycle_against_a_service(tmp_path: Path, key:
         assert there.keys() == here.keys() and there["output"] == here["output"]
         assert [t["state"] for t in there["tasks"]] == [t["state"] for t in here["tasks"]]
 
+        # Operator commands: over HTTP with an admin token; tokens always on the local home.
+        admin_env = {"WFHOST_URL": url, "WFHOST_TOKEN": admin}
+        wfhost("tenant", "create", "other", env=admin_env)
+        assert "now trusts key" in wfhost("--tenant", "other", "trust", str(key.pub_path), env=admin_env).stdout
+        assert "needs an admin token" in wfhost("tenant", "create", "third", env=env, code=1).output
+        assert len(json.loads(wfhost("--home", str(home), "token", "list", "--json", env=env).stdout)) == 2
+
         token_id = listed[0]["id"]
         wfhost("--home", str(home), "token", "revoke", token_id)
         wfhost("status", "big", env=env, code=1)
@@ -139,3 +146,23 @@ def test_sigterm_during_100_executions_loses_nothing_and_records_each_result_onc
             assert client.status(eid)["output"]["decision"] == "timed_out"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def test_cli_retry_and_token_errors_on_a_local_home(tmp_path: Path, key: TestKey) -> None:
+    archive = build_sample("data_processing", key, tmp_path / "dist")
+    home = _home(tmp_path, key)
+    local = ("--home", str(home), "--tenant", "acme")
+    wfhost(*local, "register", str(archive))
+    wfhost(*local, "schedule", DP, "--input", '{"fail_first_attempts": 9}', "--id", "bad", "--wait", code=1)
+    out = wfhost(*local, "retry", "bad").stdout
+    assert "retrying bad: process_data, generate_report" in " ".join(out.split())
+    st = json.loads(wfhost(*local, "status", "bad", "--json").stdout)
+    states = {t["task"]: t["state"] for t in st["tasks"]}
+    assert states == {"collect_data": "succeeded", "process_data": "ready", "generate_report": "pending"}
+    assert "only a failed or cancelled" in wfhost(*local, "retry", "bad", code=4).output
+    wfhost(*local, "retry", "nope", code=3)
+
+    assert "does not exist" in wfhost("--home", str(home), "token", "create", "ghost", code=3).output
+    assert "give a TENANT, or --admin" in wfhost("--home", str(home), "token", "create", code=2).output
+    wfhost("--home", str(home), "token", "revoke", "nosuchtoken", code=3)
+    assert "needs a token" in wfhost("--url", "http://127.0.0.1:9", "status", "x", code=2).output
