@@ -258,7 +258,8 @@ def list_executions(conn: Connection, tenant: str | None = None, status: str | N
             parents = parents.where(E.c.tenant == tenant)
         q = q.where(E.c.parent_uid.in_(parents.scalar_subquery()))
     if retrying:
-        again = or_(and_(T.c.state == "pending", T.c.attempt >= 1), and_(T.c.state == "running", T.c.attempt >= 2))
+        # A task still to run or running that keeps the error of a failed attempt is being retried.
+        again = and_(T.c.state.in_(["pending", "ready", "running"]), T.c.error.is_not(None))
         q = q.where(select(T.c.task_id).where(T.c.execution_uid == E.c.uid, again).exists())
     if root:
         q = q.where(E.c.parent_uid.is_(None))

@@ -30,7 +30,7 @@ export function fill(el, ...children) {
 
 const ICONS = {
   succeeded: "✔", failed: "✖", cancelled: "⊘", running: "▶", pending: "…", waiting: "⏸",
-  skipped: "↷", retrying: "↻", active: "●", registered: "○", retired: "⨯",
+  skipped: "↷", retrying: "↻", ready: "◌", active: "●", registered: "○", retired: "⨯",
 };
 
 /** A state told by colour, icon and word. */
@@ -39,7 +39,7 @@ export function stateBadge(state) {
 }
 
 export const STATE_COLORS = {
-  succeeded: "#1a7f37", failed: "#c62828", cancelled: "#8c1d1d", running: "#1f5fbf", pending: "#8c959f",
+  succeeded: "#1a7f37", failed: "#c62828", cancelled: "#8c1d1d", running: "#1f5fbf", pending: "#8c959f", ready: "#6e7781",
   waiting: "#bf8700", skipped: "#d0d7de", retrying: "#e36209",
 };
 export const stateIcon = (s) => ICONS[s] || "•";

@@ -168,9 +168,9 @@ export async function executionPage({tenant, view}, id) {
   return () => { abort.abort(); delete window.wfDashboard; cy.destroy(); };
 }
 
-/** A task's state, "retrying" for one that failed an attempt and waits to run again. */
+/** A task's state, "retrying" for one that failed an attempt and runs, or waits to run, again. */
 function taskState(t) {
-  return (t.state === "pending" && t.attempts >= 1) || (t.state === "running" && t.attempts >= 2) ? "retrying" : t.state;
+  return ["pending", "ready", "running"].includes(t.state) && t.error ? "retrying" : t.state;
 }
 
 async function workflowDag(tenant, state) {
