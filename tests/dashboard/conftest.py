@@ -27,6 +27,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Set WFHOST_DOCS_SCREENSHOTS=1 to refresh the screenshots committed under docs/images/.
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+DOCS_SHOTS = {"list", "execution", "execution-approved", "overview"}
 
 # HTML and script that must stay text wherever the dashboard shows it.
 XSS = '<img id="xss-img" src="x" onerror="window.__xss=1"><script id="xss-script">window.__xss=1</script>'
@@ -78,7 +79,7 @@ def shots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     def take(page: Any, name: str) -> Path:
         path = folder / f"{request.node.name}-{name}.png"
         page.screenshot(path=str(path), full_page=False)
-        if os.environ.get("WFHOST_DOCS_SCREENSHOTS") == "1":
+        if os.environ.get("WFHOST_DOCS_SCREENSHOTS") == "1" and name in DOCS_SHOTS:
             DOCS_IMAGES.mkdir(exist_ok=True)
             shutil.copy2(path, DOCS_IMAGES / f"dashboard-{name}.png")
         return path

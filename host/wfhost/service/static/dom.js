@@ -29,7 +29,7 @@ export function fill(el, ...children) {
 }
 
 const ICONS = {
-  succeeded: "✔", failed: "✖", cancelled: "⊘", running: "▶", pending: "…", waiting: "⏸",
+  succeeded: "✔", failed: "✖", cancelled: "⊘", running: "▶", pending: "…", waiting: "‖",
   skipped: "↷", retrying: "↻", ready: "◌", active: "●", registered: "○", retired: "⨯",
 };
 

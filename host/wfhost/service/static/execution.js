@@ -186,8 +186,8 @@ async function workflowDag(tenant, state) {
 
 function drawDag(container, dag, state) {
   const known = new Set(dag.map((t) => t.id));
-  const nodes = dag.map((t) => ({data: {id: t.id, label: t.id, state: "pending"}}));
-  for (const t of state.tasks) if (!known.has(t.task)) nodes.push({data: {id: t.task, label: t.task, state: "pending"}});
+  const nodes = dag.map((t) => ({data: {id: t.id, label: t.id, state: null}}));
+  for (const t of state.tasks) if (!known.has(t.task)) nodes.push({data: {id: t.task, label: t.task, state: null}});
   const edges = dag.flatMap((t) => t.depends_on.map((d) => ({data: {id: `${d}->${t.id}`, source: d, target: t.id}})));
   // cytoscape draws labels on a canvas: API strings never become markup.
   return cytoscape({
