@@ -100,3 +100,15 @@ def test_cancel_then_retry_over_http_runs_it_again_from_its_cancelled_task(world
         until(lambda: c.get(f"{base}/o-9").json()["status"] == "succeeded", "o-9 to succeed")
         kinds = [(e["kind"], e.get("by")) for e in c.get(f"{base}/o-9/history").json()]
         assert ("execution_retried", "api:retrier") in kinds
+
+
+def test_health_openapi_and_docs_are_served_without_a_token(world: World) -> None:
+    with httpx.Client(base_url=world.srv.url, timeout=30) as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        doc = c.get("/openapi.json").json()
+        assert "/v1/tenants/{tenant}/executions/{execution_id}/retry" in doc["paths"]
+        assert doc["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+        docs = c.get("/docs")
+        assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+        missing = c.get("/v1/nothing")
+        assert missing.status_code == 404 and missing.json()["code"] == "not_found"

@@ -84,3 +84,24 @@ def test_uploads_per_hour(world: World) -> None:
         upload(c, "uploader", world.archives["data_processing"], expect=201)
         r = upload(c, "uploader", world.archives["data_processing"], expect=429)
         assert "uploads_per_hour" in r.json()["detail"] and int(r.headers["retry-after"]) > 60
+
+
+def test_waiting_executions_quota(world: World) -> None:
+    waiter = Workflow("waiter")
+
+    @waiter.task
+    def park(ctx: Context) -> None:
+        ctx["go"] = ctx.wait_for_signal("go")
+
+    token = world.tenant("parker", packages=())
+    world.srv.service.host.add_workflow(waiter, tenant="parker")
+    with world.srv.client(world.admin) as admin:
+        assert admin.put("/v1/tenants/parker/quotas", json={"waiting_executions": 1}).status_code == 200
+    with world.srv.client(token) as c:
+        first = _start(c, "parker", "local::waiter").json()["id"]
+        until(lambda: _status(c, "parker", first) == "waiting", "the first to wait")
+        over = _start(c, "parker", "local::waiter")
+        assert over.status_code == 429 and "waiting_executions" in over.json()["detail"]
+        c.post(f"/v1/tenants/parker/executions/{first}/signals", json={"name": "go", "payload": 1})
+        until(lambda: _status(c, "parker", first) == "succeeded", "the first to finish")
+        assert _start(c, "parker", "local::waiter").status_code == 201
