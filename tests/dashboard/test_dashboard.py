@@ -165,11 +165,17 @@ def test_retry_a_failed_execution_from_the_page_and_see_it_succeed(page: Page, a
     assert outbox.read_text().count("approve order") == 1
 
 
-def test_a_tenant_token_cannot_reach_another_tenants_execution(page: Page, world: World) -> None:
+@pytest.fixture(scope="module")
+def globex(world: World) -> str:
+    """Another tenant, with execution ``secret-1``."""
     other = world.tenant("globex")
     with world.srv.client(other) as c:
         r = c.post("/v1/tenants/globex/executions", json={"workflow": PA, "input": {"cost": 1}, "id": "secret-1"})
         assert r.status_code == 201
+    return "globex"
+
+
+def test_a_tenant_token_cannot_reach_another_tenants_execution(page: Page, globex: str) -> None:
     base = page.url.split("#")[0]
     page.evaluate("sessionStorage.setItem('wfhost.tenant', 'globex')")  # try to switch by hand
     page.goto(base + "#/executions/secret-1")
@@ -181,7 +187,21 @@ def test_a_tenant_token_cannot_reach_another_tenants_execution(page: Page, world
     expect(page.locator("#not-found")).to_be_visible()
     unknown_text = page.locator("#not-found").inner_text()
     assert foreign_text.replace("secret-1", "X") == unknown_text.replace("no-such-1", "X")
-    assert "globex" not in page.content()
+    assert globex not in page.content()
+
+
+def test_an_admin_token_switches_tenant(browser: Any, world: World, globex: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    p = context.new_page()
+    p.goto(world.srv.url + "/")
+    p.fill("#token", world.admin)
+    p.click("text=Log in")
+    expect(p.locator("#who")).to_have_text("admin")
+    p.select_option("#tenant-select", globex)
+    p.goto(world.srv.url + "/#/executions/secret-1")
+    expect(p.locator("#exec-head .state")).to_be_visible()
+    expect(p.locator("#view h1")).to_have_text("Execution secret-1")
+    context.close()
 
 
 def test_html_and_script_from_the_api_stay_text(page: Page, world: World, api: httpx.Client, shots: Any) -> None:

@@ -3,6 +3,8 @@ package DAGs, and the dashboard's own files at ``/``."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from support.serving import served
@@ -83,3 +85,13 @@ def test_the_dashboard_is_served_at_the_root(host: Host) -> None:
         assert anonymous.get("/vendor/cytoscape.min.js").status_code == 200
         assert anonymous.get("/v1/tenants/x/executions").status_code == 401  # the API still wants a token
         assert anonymous.get("/no-such-file.js").status_code == 404
+
+
+def test_the_vendored_files_match_their_pinned_sums() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    done = subprocess.run([str(repo / "scripts" / "vendor-frontend.sh"), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    index = (repo / "host/wfhost/service/static/index.html").read_text()
+    for name in ("cytoscape.min.js", "dagre.min.js", "cytoscape-dagre.js", "chart.umd.js"):
+        assert f'src="vendor/{name}"' in index and f"  {name}\n" in (
+            repo / "host/wfhost/service/static/vendor/SHA256SUMS").read_text()
