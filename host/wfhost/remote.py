@@ -240,22 +240,32 @@ class RemoteClient:
                 break
         return rows
 
-    def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
-             interval: float = 0.05) -> dict[str, Any]:
-        """Block until the execution finishes (the service runs it).
+    def wait(self, execution_id: str, *, tenant: str | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
+        """Block until the execution finishes (the service runs it), following its event stream.
 
         Raises:
             TimeoutError: ``timeout`` seconds passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        path = f"{self._base(tenant)}/executions/{execution_id}/events"
         while True:
-            state = self.status(execution_id, tenant=tenant)
+            state = self.status(execution_id, tenant=tenant)  # also: NotFound before streaming
             if state["status"] in TERMINAL:
                 return state
-            if deadline is not None and time.monotonic() > deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
-            time.sleep(interval)
-            interval = min(interval * 1.5, 0.5)
+            try:
+                # The stream ends with `event: end`; a dropped connection (a restart) is re-opened.
+                with self._http.stream("GET", path, timeout=httpx.Timeout(30.0, read=remaining)) as r:
+                    for line in r.iter_lines():
+                        if line.startswith("event: end"):
+                            break
+            except httpx.TimeoutException:
+                continue
+            except httpx.HTTPError:
+                time.sleep(0.5)
 
     # -- tenants and trust (an admin token) ---------------------------------------------------
 

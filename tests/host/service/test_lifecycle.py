@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from support.serving import WORKFLOW, World, sse_events, upload
 from support.waiting import until
+
+from wfhost import Client, Conflict, NotFound, RemoteClient
 
 
 def test_purchase_approval_lifecycle_over_http(world: World) -> None:
@@ -112,3 +115,20 @@ def test_health_openapi_and_docs_are_served_without_a_token(world: World) -> Non
         assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
         missing = c.get("/v1/nothing")
         assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_the_python_client_waits_on_the_event_stream(world: World) -> None:
+    token = world.tenant("waiter")
+    with Client.connect(world.srv.url, token) as client:
+        assert isinstance(client, RemoteClient) and client.tenant == "waiter"
+        eid = client.schedule(WORKFLOW, {"cost": 5000})
+        with pytest.raises(TimeoutError, match="still"):
+            client.wait(eid, timeout=0.5)
+        client.signal(eid, "approval", {"approved": False, "reason": "no"})
+        done = client.wait(eid, timeout=60)
+        assert done["status"] == "succeeded" and done["output"]["decision"] == "rejected"
+        assert isinstance(done["created_at"], float)  # Client's shapes: UNIX seconds
+        with pytest.raises(NotFound):
+            client.wait("nope")
+        with pytest.raises(Conflict):
+            client.signal(eid, "approval", {})
