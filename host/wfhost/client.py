@@ -172,15 +172,18 @@ class Client:
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
                    workflow: str | None = None, limit: int = 100, parent: str | None = None,
-                   after: tuple[float, str] | None = None) -> list[ExecutionSummary]:
+                   after: tuple[float, str] | None = None, retrying: bool = False,
+                   root: bool = False) -> list[ExecutionSummary]:
         """Executions, newest first (all tenants if ``tenant`` is ``"*"``).
 
         ``parent`` keeps the children of that execution id; ``after`` is the
-        ``(created_at, id)`` of the last one of a previous page.
+        ``(created_at, id)`` of the last one of a previous page; ``retrying``
+        keeps those with a task retrying; ``root`` those that are not children.
         """
         owner = None if tenant == "*" else self._tenant(tenant)
         with self._reader.connect() as conn:
-            return ops.list_executions(conn, owner, status, workflow, limit, parent=parent, after=after)
+            return ops.list_executions(conn, owner, status, workflow, limit, parent=parent, after=after,
+                                       retrying=retrying, root=root)
 
     def retry(self, execution_id: str, *, tenant: str | None = None, by: str = "client") -> list[str]:
         """Run a failed or cancelled execution again from its failed tasks; returns the tasks reset.

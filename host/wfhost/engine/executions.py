@@ -232,11 +232,14 @@ def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[
 
 def list_executions(conn: Connection, tenant: str | None = None, status: str | None = None,
                     workflow: str | None = None, limit: int = 100, *, parent: str | None = None,
-                    after: tuple[float, str] | None = None) -> list[ExecutionSummary]:
+                    after: tuple[float, str] | None = None, retrying: bool = False,
+                    root: bool = False) -> list[ExecutionSummary]:
     """Executions, newest first, filtered by tenant, status, ``package::workflow`` and parent id.
 
     ``after`` is the ``(created_at, id)`` of the last execution of a previous
     page: the list continues after it (keyset paging, stable under inserts).
+    ``retrying`` keeps executions with a task that failed an attempt and runs
+    or waits to run again; ``root`` keeps executions that are not children.
     """
     q = select(E.c.tenant, E.c.id, E.c.package, E.c.workflow, E.c.version, E.c.status,
                E.c.created_at, E.c.finished_at, E.c.error, E.c.parent_uid)
@@ -257,6 +260,12 @@ def list_executions(conn: Connection, tenant: str | None = None, status: str | N
         if tenant:
             parents = parents.where(E.c.tenant == tenant)
         q = q.where(E.c.parent_uid.in_(parents.scalar_subquery()))
+    if retrying:
+        # A task still to run or running that keeps the error of a failed attempt is being retried.
+        again = and_(T.c.state.in_(["pending", "ready", "running"]), T.c.error.is_not(None))
+        q = q.where(select(T.c.task_id).where(T.c.execution_uid == E.c.uid, again).exists())
+    if root:
+        q = q.where(E.c.parent_uid.is_(None))
     if after is not None:
         q = q.where(or_(E.c.created_at < after[0], and_(E.c.created_at == after[0], E.c.id < after[1])))
     q = q.order_by(E.c.created_at.desc(), E.c.id.desc()).limit(limit)

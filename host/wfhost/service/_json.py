@@ -38,4 +38,5 @@ def package_json(info: Any) -> dict[str, Any]:
         "state": info.state, "active": info.state == "active", "key_id": info.key_id,
         "sha256": info.archive_sha256, "registered_at": rfc3339(registered.timestamp()),
         "workflows": [wf["name"] for wf in info.manifest.workflows],
+        "dags": info.manifest.workflows,
     }

@@ -8,15 +8,17 @@ Example::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wfhost import __version__
 
-from . import problems, routes_admin, routes_executions, routes_packages, routes_schedules
+from . import problems, routes_admin, routes_executions, routes_overview, routes_packages, routes_schedules
 from .auth import principal
 from .problems import ApiError
 from .schemas import WhoAmI
@@ -24,6 +26,8 @@ from .state import Service, ServiceConfig
 from .tokens import Principal
 
 __all__ = ["create_app"]
+
+STATIC = Path(__file__).with_name("static")
 
 
 def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
@@ -74,5 +78,8 @@ def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
     app.include_router(routes_packages.router)
     app.include_router(routes_executions.router)
     app.include_router(routes_schedules.router)
+    app.include_router(routes_overview.router)
     app.include_router(routes_admin.router)
+    # The dashboard: static files calling the API above with the user's token (docs/dashboard.md).
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
     return app

@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 
 from wfhost.errors import NotFound
+from wfhost.store._db import E
 
 from . import sse
 from ._json import to_json
@@ -116,14 +118,30 @@ def list_executions(
     parent: Annotated[str | None, Query(max_length=128, description="Children of this execution id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=400, description="next_cursor of the previous page.")] = None,
+    retrying: Annotated[bool, Query(description="Only executions with a task retrying after a failed attempt.")]
+    = False,
+    root: Annotated[bool, Query(description="Only executions that are not children.")] = False,
 ) -> Any:
-    """Executions, newest first, a page at a time."""
+    """Executions, newest first, a page at a time; ``children`` counts each one's child executions."""
     after = _decode_cursor(cursor) if cursor else None
     rows = svc.client.executions(tenant=tenant, status=status, workflow=workflow, limit=limit + 1,
-                                 parent=parent, after=after)
+                                 parent=parent, after=after, retrying=retrying, root=root)
     page = rows[:limit]
     more = len(rows) > limit
-    return {"items": [to_json(r) for r in page], "next_cursor": _encode_cursor(page[-1]) if more else None}
+    counts = _child_counts(svc, tenant, [r["id"] for r in page])
+    items = [{**to_json(r), "children": counts.get(r["id"], 0)} for r in page]
+    return {"items": items, "next_cursor": _encode_cursor(page[-1]) if more else None}
+
+
+def _child_counts(svc: Any, tenant: str, ids: list[str]) -> dict[str, int]:
+    """How many child executions each of ``ids`` has (one grouped query over the parent index)."""
+    if not ids:
+        return {}
+    child = E.alias("child")
+    q = (select(E.c.id, func.count()).select_from(E.join(child, child.c.parent_uid == E.c.uid))
+         .where(E.c.tenant == tenant, E.c.id.in_(ids)).group_by(E.c.id))
+    with svc.engine.connect() as conn:
+        return {eid: int(n) for eid, n in conn.execute(q)}
 
 
 @router.get("/executions/{execution_id}", summary="An execution's status", response_model=ExecutionStatus)

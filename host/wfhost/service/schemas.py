@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "BulkCancelResult", "CancelAccepted", "Event", "ExecutionPage", "ExecutionStatus", "ExecutionSummary",
-    "KeyTrusted", "Package", "QuotaLimits", "RetryAccepted", "SignalAccepted", "TenantCreated", "TenantList",
-    "Schedule", "ScheduleRun", "ScheduleTriggered", "TokenCreated", "WhoAmI",
+    "KeyTrusted", "Overview", "Package", "QuotaLimits", "RetryAccepted", "Schedule", "ScheduleRun",
+    "ScheduleTriggered", "SignalAccepted", "TenantCreated", "TenantList", "TokenCreated", "WhoAmI",
 ]
 
 
@@ -79,6 +79,7 @@ class ExecutionSummary(_Open):
     finished_at: str | None
     error: str | None
     child: bool
+    children: int
 
 
 class ExecutionPage(BaseModel):
@@ -144,6 +145,7 @@ class Package(_Open):
     sha256: str
     registered_at: str
     workflows: list[str]
+    dags: list[dict[str, Any]]
 
 
 class TenantCreated(BaseModel):
@@ -222,3 +224,15 @@ class ScheduleTriggered(BaseModel):
     """The execution a manual trigger started."""
 
     id: str
+
+
+class Overview(BaseModel):
+    """A tenant at a glance: ``running`` counts pending too; ``throughput`` has one bucket a minute."""
+
+    at: str
+    running: int
+    waiting: int
+    last_hour: dict[str, int]
+    throughput: list[dict[str, Any]]
+    slowest: list[dict[str, Any]]
+    quota: dict[str, dict[str, int]]
