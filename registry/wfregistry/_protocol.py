@@ -7,7 +7,8 @@ Host → worker: ``load`` (install_dir, package, label, manifest), ``run``
 (run_id, request), ``reply`` (call_id, result | raise), ``cancel``
 (execution_id), ``stop``.
 Worker → host: ``ready``, ``load_failed`` (error), ``call`` (call_id,
-run_id, seq, kind, name, request), ``done`` (run_id, outcome).
+run_id, seq, kind, name, request), ``done`` (run_id, outcome, and ``exiting``
+when the worker ends itself right after, as when an attempt breaks its CPU limit).
 """
 
 from __future__ import annotations

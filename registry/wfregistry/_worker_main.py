@@ -234,9 +234,12 @@ class _Worker:
             return
         try:
             manifest = Manifest.from_bytes(str(first["manifest"]).encode("utf-8"))
-            self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
+            with sandbox.load_cpu_limit(self.limits):
+                self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
         except _LoadFailed as exc:
-            self.send({"op": "load_failed", "error": str(exc)})
+            error = str(exc)
+            self.send({"op": "load_failed",
+                       "error": sandbox.explain(error, self.limits) if self.limits else error})
             return
         except BaseException as exc:  # noqa: BLE001
             self.send({"op": "load_failed", "error": f"loading failed: {_error_text(exc)}"})
@@ -263,7 +266,7 @@ class _Worker:
     def _over_cpu(self, run_id: str) -> None:
         """An attempt spun past its CPU limit: fail it, then end the worker (its thread cannot be stopped)."""
         assert self.limits is not None
-        self.send({"op": "done", "run_id": run_id, "outcome": TaskOutcome(
+        self.send({"op": "done", "run_id": run_id, "exiting": True, "outcome": TaskOutcome(
             "failed", error=f"CPU limit exceeded: the attempt used more than {self.limits.cpu_seconds} "
                             "CPU seconds (limit cpu_seconds)", retryable=False).to_dict()})
         sys.stderr.write(f"attempt {run_id} exceeded {self.limits.cpu_seconds} CPU seconds; worker exits\n")

@@ -52,6 +52,7 @@ from typing import Any, Final
 __all__ = [
     "DEFAULT_LIMITS",
     "Box",
+    "CpuLimitExceeded",
     "CpuWatch",
     "Isolation",
     "Limits",
@@ -63,6 +64,7 @@ __all__ = [
     "explain",
     "format_size",
     "landlock_abi",
+    "load_cpu_limit",
     "missing_walls",
     "parse_size",
 ]
@@ -200,13 +202,15 @@ class Walls:
     """The host's walls configuration, shared by its worker pool and registry.
 
     Attributes:
-        isolation: `Isolation.STRICT` sandboxes every worker; `Isolation.NONE` none.
+        isolation: `Isolation.STRICT` sandboxes every worker; `Isolation.NONE` none
+            (default: ``$WFHOST_ISOLATION``, else strict).
         run_root: where per-worker run dirs are made (mode 0700; ``None``: the system temp dir).
         hidden: paths a worker must not reach (the home, the store); checked in every worker.
         policy_for: the `Policy` of a tenant.
     """
 
-    isolation: Isolation = Isolation.STRICT
+    isolation: Isolation = field(default_factory=lambda: Isolation(
+        os.environ.get("WFHOST_ISOLATION") or Isolation.STRICT.value))
     run_root: Path | None = None
     hidden: tuple[Path, ...] = ()
     policy_for: Callable[[str], Policy] = field(default=lambda _tenant: Policy())
@@ -272,6 +276,37 @@ class CpuWatch:
                     continue
                 if used > self.seconds:
                     self._on_over(run_id)
+
+
+class CpuLimitExceeded(BaseException):
+    """Raised in the loading code when the load spins past the CPU limit (not an `Exception`,
+    so package code's ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def load_cpu_limit(limits: Limits | None) -> Iterator[None]:
+    """While the package loads (on the main thread), ``cpu_seconds`` more of CPU raise `CpuLimitExceeded`."""
+    if limits is None or limits.cpu_seconds is None:
+        yield
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    limit = int(usage.ru_utime + usage.ru_stime) + limits.cpu_seconds + 1
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    seconds = limits.cpu_seconds
+
+    def over(_signum: int, _frame: object) -> None:
+        raise CpuLimitExceeded(f"CPU limit exceeded while loading: more than {seconds} CPU seconds "
+                               "(limit cpu_seconds)")
+
+    previous = signal.signal(signal.SIGXCPU, over)
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        signal.signal(signal.SIGXCPU, previous)
 
 
 _LIMIT_SIGNS: Final = (
@@ -427,7 +462,6 @@ def kill_uid(uid: int) -> None:
 def _runtime_paths() -> list[str]:
     """What the worker's Python needs to read: runtime, libraries, our own packages, a few /etc files."""
     import wfpkg
-
     import wfregistry
 
     paths = {"/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
@@ -576,6 +610,7 @@ def enforce(spec: Spec) -> dict[str, Any]:
     if not root:
         _drop_capabilities()
     abi = _landlock(spec, read)
+    os.chdir(spec.scratch)
     state = {"landlock_abi": abi, "uid": uid, "network": "tcp ports " + ",".join(
         map(str, spec.allow_connect)) if spec.allow_connect else "namespace (no network)",
         "limits": spec.limits.describe()}

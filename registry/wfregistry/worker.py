@@ -284,6 +284,8 @@ class _Worker:
     def _done(self, frame: dict[str, Any]) -> None:
         with self.lock:
             run = self.in_flight.pop(str(frame.get("run_id")), None)
+            if frame.get("exiting") and self.state == "ready":
+                self.state = "stopping"  # it ends itself after this (a limit): new runs go to a new worker
         if run is None:
             return
         try:

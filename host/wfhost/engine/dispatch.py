@@ -34,11 +34,12 @@ class Dispatcher:
         on_outcome: receives every attempt's outcome (from any thread).
         threads: size of the host's own thread pool.
         log_dir: where worker processes write their output (enables packages).
+        walls: the `wfregistry.sandbox.Walls` around worker processes (default strict).
     """
 
     def __init__(self, catalog: Catalog, calls: DurableCalls,
                  on_outcome: Callable[[RunRef, TaskOutcome], None], *, threads: int = 32,
-                 log_dir: Path | None = None, load_timeout: float = 30.0) -> None:
+                 log_dir: Path | None = None, load_timeout: float = 30.0, walls: Any = None) -> None:
         self._catalog = catalog
         self._calls = calls
         self._on_outcome = on_outcome
@@ -50,7 +51,8 @@ class Dispatcher:
         if log_dir is not None and catalog.registry is not None:
             from wfregistry import WorkerPool
 
-            self._pool = WorkerPool(self._remote_call, log_dir=log_dir, load_timeout=load_timeout)
+            self._pool = WorkerPool(self._remote_call, log_dir=log_dir, load_timeout=load_timeout,
+                                    walls=walls)
 
     def _remote_call(self, run_id: str, seq: int, kind: str, name: str, request: Any) -> Any:
         run = self._runs.get(run_id)
