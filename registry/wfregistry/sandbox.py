@@ -227,6 +227,8 @@ class Walls:
         env.update(policy.env)
         scratch = str(run_dir / "scratch")
         env.update(HOME=scratch, TMPDIR=scratch, MALLOC_ARENA_MAX="2")
+        if PRETEND_MISSING_ENV in os.environ:  # tests simulate a missing wall in the worker too
+            env[PRETEND_MISSING_ENV] = os.environ[PRETEND_MISSING_ENV]
         if self.isolation is Isolation.NONE:
             return Box(run_dir, env, None)
         (run_dir / "root").mkdir(mode=0o700)
