@@ -36,7 +36,7 @@ from wfpkg.runner import TaskOutcome, TaskRequest, run_task
 from wfpkg.runtime import Backend, Suspended, error_from_envelope
 from wfpkg.workflow import Workflow, dags_differ
 
-from . import sandbox
+from . import _confine, sandbox
 from ._protocol import read_frame, write_frame
 
 __all__: list[str] = []
@@ -159,7 +159,7 @@ class _Worker:
         self.sock = sock
         self.refusal = refusal
         self.limits = limits
-        self.watch = sandbox.CpuWatch(limits.cpu_seconds, self._over_cpu) if limits and limits.cpu_seconds else None
+        self.watch = _confine.CpuWatch(limits.cpu_seconds, self._over_cpu) if limits and limits.cpu_seconds else None
         self.lock = threading.Lock()
         self.calls: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self.calls_lock = threading.Lock()
@@ -234,7 +234,7 @@ class _Worker:
             return
         try:
             manifest = Manifest.from_bytes(str(first["manifest"]).encode("utf-8"))
-            with sandbox.load_cpu_limit(self.limits):
+            with _confine.load_cpu_limit(self.limits):
                 self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
         except _LoadFailed as exc:
             error = str(exc)
