@@ -12,6 +12,8 @@ each isolation level:
   the walls (strict), import and check the package, stop. Median of ``-n``.
 - ``enforce``: the time `wfregistry.sandbox.enforce` itself takes in a fresh
   process (strict only). Median of ``-n``.
+Each level is measured twice, in swapped order (``_1``, ``_2``).
+
 - ``attempt``: a host runs ``--attempts`` executions of the one-task
   workflow one after another, its worker already warm; the figure is the
   median wall time per execution (schedule → succeeded), so it includes the
@@ -89,7 +91,7 @@ def _build(root: Path) -> tuple[Path, Any]:
 
 def bench_start(root: Path, archive: Path, key: Any, isolation: Isolation, n: int) -> float:
     pkg = verify_archive(archive, {verify_key_id(key): key.public_key()})
-    target = root / f"install-{isolation.value}"
+    target = Path(tempfile.mkdtemp(prefix=f"install-{isolation.value}-", dir=root)) / "install"
     install_wheels(pkg.wheels, target, label="benchpkg")
     walls = Walls(isolation=isolation, run_root=root / "run")
     times = []
@@ -122,7 +124,7 @@ def bench_enforce(root: Path, n: int) -> float:
 
 
 def bench_attempts(root: Path, archive: Path, key: Any, isolation: Isolation, attempts: int) -> float:
-    with Host(home=root / f"home-{isolation.value}", isolation=isolation.value, tenant="bench") as host:
+    with Host(home=root / "home", isolation=isolation.value, tenant="bench") as host:
         c = host.client
         c.create_tenant("bench")
         c.trust("bench", public_key_text(key.public_key()))
@@ -147,10 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         archive, key = _build(root)
-        for isolation in (Isolation.NONE, Isolation.STRICT):
-            results[f"start_{isolation.value}_s"] = bench_start(root, archive, key, isolation, args.n)
-            results[f"attempt_{isolation.value}_ms"] = 1000 * bench_attempts(root, archive, key, isolation,
-                                                                             args.attempts)
+        # Two rounds, the order swapped in the second, so neither level always runs first.
+        for round_, order in enumerate(((Isolation.NONE, Isolation.STRICT), (Isolation.STRICT, Isolation.NONE))):
+            for isolation in order:
+                name = f"{isolation.value}_{round_ + 1}"
+                results[f"start_{name}_s"] = bench_start(root, archive, key, isolation, args.n)
+                results[f"attempt_{name}_ms"] = 1000 * bench_attempts(root / name, archive, key, isolation,
+                                                                      args.attempts)
         results["enforce_s"] = bench_enforce(root, args.n)
     results["load_average_after"] = os.getloadavg()[0]
     if args.json:

@@ -180,6 +180,14 @@ def forge_frame(a):
     return "the host kept the worker"
 
 
+def oversized_frame(a):
+    """Announce a frame of 2 GiB on the channel."""
+    fd = int(sys.argv[sys.argv.index("--fd") + 1])
+    os.write(fd, struct.pack(">I", 2**31))
+    threading.Event().wait(30)
+    return "the host kept the worker"
+
+
 def run(name, args):
     return globals()[name](args)
 '''
@@ -281,11 +289,13 @@ ATTACKS: Final[dict[str, str]] = {
     "spin": r"CPU limit exceeded: .*limit cpu_seconds",
     "big_file": r"File too large .*limit file_size",
     "forge_frame": r"sent 'call' for run '.*', which the host did not give it",
+    "oversized_frame": r"broke the protocol: frame of 2147483648 bytes is over the \d+-byte limit",
 }
 """Each attack, and what its attempt's error says when the wall holds."""
 
 IMPORT_ATTACKS: Final[dict[str, str]] = {
-    **{k: v for k, v in ATTACKS.items() if k not in ("spin", "forge_frame")},
+    **{k: v for k, v in ATTACKS.items() if k not in ("spin", "forge_frame", "oversized_frame")},
+    "oversized_frame": r"worker broke the protocol: frame of 2147483648 bytes is over",
     "spin": r"CPU limit exceeded while loading: .*limit cpu_seconds",
     "forge_frame": r"worker sent 'call' instead of ready",
 }
