@@ -158,3 +158,22 @@ def test_an_attack_at_import_time_fails_the_registration(scene: Scene, attack: s
     assert list((host.home / "packages" / ".staging").iterdir()) == []
     assert sorted((host.home / "run").iterdir()) == runs_before  # the trial's run dir is gone
     assert host.client.status(scene.held, tenant="tb")["status"] == "running"
+
+
+def test_a_task_uses_its_scratch_dir_and_an_allowed_port_but_no_other(scene: Scene) -> None:
+    host, c = scene.host, scene.host.client
+    with TcpGate() as allowed, TcpGate() as denied:
+        host.registry.set_policy("ta", allow_connect=[allowed.port])
+        host.scheduler.dispatcher.stop_version("ta", "hostile", "1.0.0")  # the next worker gets the policy
+        allowed.open()
+        try:
+            eid = c.schedule("ta::hostile::attacks", {"attack": "scratch_and_ports", "args": {
+                "allowed": allowed.port, "denied": denied.port}}, tenant="ta")
+            state = host.wait(eid, tenant="ta", timeout=90)
+            assert state["status"] == "succeeded", state["error"]
+            assert state["output"]["got"] == {"scratch": "kept in scratch", "allowed": "1",
+                                              "denied": "PermissionError"}
+            assert allowed.connections == 1 and denied.connections == 0
+        finally:
+            host.registry.set_policy("ta", allow_connect=[])
+            host.scheduler.dispatcher.stop_version("ta", "hostile", "1.0.0")

@@ -188,6 +188,23 @@ def oversized_frame(a):
     return "the host kept the worker"
 
 
+def scratch_and_ports(a):
+    """Not an attack: what a task may do (its scratch dir, an allowed port) and may not (another port)."""
+    note = os.path.join(os.environ["HOME"], "note")
+    with open(note, "w") as f:
+        f.write("kept in scratch")
+    with open(note) as f:
+        kept = f.read()
+    with socket.create_connection(("127.0.0.1", a["allowed"]), timeout=10) as conn:
+        answer = conn.recv(1).decode()
+    try:
+        socket.create_connection(("127.0.0.1", a["denied"]), timeout=10).close()
+        denied = "connected"
+    except OSError as exc:
+        denied = type(exc).__name__
+    return {"scratch": kept, "allowed": answer, "denied": denied}
+
+
 def run(name, args):
     return globals()[name](args)
 '''
