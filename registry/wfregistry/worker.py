@@ -1,7 +1,9 @@
 """Worker processes, host side: one process per tenant, package and version.
 
 Tenant code is imported only inside a worker (`wfregistry._worker_main`),
-never in the host process. `WorkerPool` starts a worker the first time a run
+never in the host process, and (strict isolation) only after the worker has
+put up its walls (`wfregistry.sandbox`). The host believes a worker only
+about the runs it gave that worker: any other frame ends the worker. `WorkerPool` starts a worker the first time a run
 of its version is submitted, routes the run's durable calls back to the host
 (``on_call``) and reports how each run ended (``on_done``). A worker that
 dies fails its in-flight runs (retryable) and is started again at the next
