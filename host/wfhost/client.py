@@ -33,6 +33,7 @@ from .errors import HostError, InvalidRequest
 from .results import Event, Execution, ExecutionSummary
 from .store._db import now
 from .store.engine import default_home, migrate, open_engine, reader, resolve_url
+from .walls import resolve_isolation, secure_home, walls_for
 
 if TYPE_CHECKING:
     from wfregistry import PackageInfo, Registry
@@ -62,14 +63,20 @@ class Client:
         self._acting_for = tenant
         self._owns_engine = engine is None
         if engine is None:
-            engine = open_engine(resolve_url(self.home, database_url))
+            url = resolve_url(self.home, database_url)
+            secure_home(self.home, url)
+            engine = open_engine(url)
             migrate(engine)
+            secure_home(self.home, url)
         self.engine = engine
         self._reader = reader(engine)
         if catalog is None:
             from wfregistry import Registry
 
-            catalog = Catalog(Registry(engine, self.home / "packages"))
+            registry = Registry(engine, self.home / "packages")
+            registry.walls = walls_for(self.home, engine.url.render_as_string(hide_password=False),
+                                       resolve_isolation(None), registry.policy)
+            catalog = Catalog(registry)
         self.catalog = catalog
         # Called after a commit that created work; ``scan=True`` when hosts must also look
         # beyond ready tasks (a cancellation to carry out).

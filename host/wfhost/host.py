@@ -41,6 +41,7 @@ from .engine.schedules import Ticker
 from .results import Execution
 from .store._db import H, now
 from .store.engine import default_home, migrate, open_engine, resolve_url
+from .walls import check_isolation, resolve_isolation, secure_home, walls_for
 
 __all__ = ["Host"]
 
@@ -56,26 +57,38 @@ class Host:
         load_timeout: seconds a package's worker may take to load.
         tenant: the tenant `client` acts for (see `Client`); plain-Python
             workflows are added for it (``default`` if none).
+        isolation: ``strict`` (the default, or ``$WFHOST_ISOLATION``): every
+            worker sandboxed, and the host refuses to start where a wall is
+            missing; ``none``: no sandbox (a single-tenant machine).
+
+    Raises:
+        IsolationUnavailable: strict isolation on a machine lacking a wall (named).
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
-                 load_timeout: float = 30.0, tenant: str | None = None) -> None:
+                 load_timeout: float = 30.0, tenant: str | None = None,
+                 isolation: str | None = None) -> None:
         from wfregistry import Registry, extension_manager
 
+        self.isolation = resolve_isolation(isolation)
+        check_isolation(self.isolation)
         self.home = Path(home) if home else default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.url = resolve_url(self.home, database_url)
+        secure_home(self.home, self.url)
         self.engine = open_engine(self.url)
         migrate(self.engine)
+        secure_home(self.home, self.url)
         self.hooks = extension_manager()
         self.registry = Registry(self.engine, self.home / "packages", hooks=self.hooks)
+        walls = walls_for(self.home, self.url, self.isolation, self.registry.policy)
+        self.registry.walls = walls
         self.catalog = Catalog(self.registry)
         self.host_id = new_host_id()
         self.scheduler = Scheduler(
             self.engine, self.catalog, self.host_id, max_concurrency=max_concurrency,
             tenant_concurrency=tenant_concurrency, log_dir=self.home / "logs",
-            load_timeout=load_timeout, on_finished=self._finished,
+            load_timeout=load_timeout, on_finished=self._finished, walls=walls,
             on_change=lambda: notify_hosts(self.engine, exclude=self.host_id))
         self.client = Client(self.home, tenant=tenant, engine=self.engine, catalog=self.catalog,
                              on_change=self._changed)

@@ -89,10 +89,15 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Read an Ed25519 private key (PEM, PKCS#8, unencrypted).
 
     Raises:
-        WfpkgError: missing, unreadable or not an Ed25519 private key.
+        WfpkgError: missing, unreadable, readable by others than its owner (as ssh
+            refuses such a key), or not an Ed25519 private key.
     """
     path = Path(path)
     try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise WfpkgError(f"signing key {path} is readable by others (mode {mode:04o}); "
+                             f"run `chmod 600 {path}`")
         data = path.read_bytes()
     except OSError as exc:
         raise WfpkgError(f"cannot read signing key {path}: {exc.strerror}; "

@@ -10,7 +10,9 @@ Host → worker: ``load`` (install_dir, package, label, manifest), ``run``
 an encoded `Result`, suspended: what the task waits for, error: an
 `ErrorInfo`), ``cancel`` (run_id), ``stop``.
 Worker → host: ``ready``, ``load_failed`` (error), ``call`` (call_id,
-run_id, seq, call: an encoded `DurableCall`), ``done`` (run_id, outcome: `TaskOutcome`).
+run_id, seq, call: an encoded `DurableCall`), ``done`` (run_id, outcome: `TaskOutcome`,
+and ``exiting`` when the worker ends itself right after, as when an attempt breaks
+its CPU limit).
 """
 
 from __future__ import annotations

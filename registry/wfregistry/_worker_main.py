@@ -12,6 +12,8 @@ is the only place tenant code is ever imported.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import importlib.metadata
 import importlib.util
 import io
@@ -44,6 +46,7 @@ from wfpkg.runner import run_task
 from wfpkg.runtime import Backend, Suspended
 from wfpkg.workflow import Workflow, dags_differ
 
+from . import _confine, sandbox
 from ._protocol import read_frame, write_frame
 
 __all__: list[str] = []
@@ -158,8 +161,12 @@ def load_package(install_dir: Path, package: str, manifest: Manifest) -> dict[st
 
 
 class _Worker:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, refusal: str | None = None,
+                 limits: sandbox.Limits | None = None) -> None:
         self.sock = sock
+        self.refusal = refusal
+        self.limits = limits
+        self.watch = _confine.CpuWatch(limits.cpu_seconds, self._over_cpu) if limits and limits.cpu_seconds else None
         self.lock = threading.Lock()
         self.calls: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self.calls_lock = threading.Lock()
@@ -205,7 +212,10 @@ class _Worker:
                     retryable=False,
                 )
             else:
-                outcome = run_task(spec, request, _SocketBackend(self, run_id))
+                with self.watch.attempt(run_id) if self.watch else contextlib.nullcontext():
+                    outcome = run_task(spec, request, _SocketBackend(self, run_id))
+                if outcome.status == OutcomeStatus.FAILED and self.limits is not None:
+                    outcome = dataclasses.replace(outcome, error=sandbox.explain(outcome.error, self.limits))
         except BaseException as exc:  # noqa: BLE001 - report, never lose a run
             outcome = TaskOutcome(OutcomeStatus.FAILED, error=f"worker error: {_error_text(exc)}", retryable=True)
         try:
@@ -220,11 +230,18 @@ class _Worker:
         if first is None or first.get("op") != "load":
             return
         self.label = str(first["label"])
+        if self.refusal is not None:
+            self.send({"op": "load_failed", "error": f"the sandbox is not in force, refusing to load: "
+                                                     f"{self.refusal}"})
+            return
         try:
             manifest = Manifest.from_verified_bytes(str(first["manifest"]).encode("utf-8"))
-            self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
+            with _confine.load_cpu_limit(self.limits):
+                self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
         except _LoadFailed as exc:
-            self.send({"op": "load_failed", "error": str(exc)})
+            error = str(exc)
+            self.send({"op": "load_failed",
+                       "error": sandbox.explain(error, self.limits) if self.limits else error})
             return
         except BaseException as exc:  # noqa: BLE001
             self.send({"op": "load_failed", "error": f"loading failed: {_error_text(exc)}"})
@@ -247,6 +264,16 @@ class _Worker:
                 self.cancelled.add(str(frame["run_id"]))
             elif op == "stop":
                 threading.Thread(target=self._drain_and_exit, daemon=True).start()
+
+    def _over_cpu(self, run_id: str) -> None:
+        """An attempt spun past its CPU limit: fail it, then end the worker (its thread cannot be stopped)."""
+        assert self.limits is not None
+        self.send({"op": "done", "run_id": run_id, "exiting": True, "outcome": TaskOutcome(
+            OutcomeStatus.FAILED, error=f"CPU limit exceeded: the attempt used more than {self.limits.cpu_seconds} "
+                            "CPU seconds (limit cpu_seconds)", retryable=False).to_dict()})
+        sys.stderr.write(f"attempt {run_id} exceeded {self.limits.cpu_seconds} CPU seconds; worker exits\n")
+        sys.stderr.flush()
+        os._exit(3)
 
     def _drain_and_exit(self) -> None:
         if self.executor is not None:
@@ -272,14 +299,23 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the worker process."""
     parser = argparse.ArgumentParser(prog="wfregistry._worker_main")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--sandbox", help="a JSON `wfregistry.sandbox.Spec` to enforce before anything else")
     args = parser.parse_args(argv)
+    # The walls go up before the first frame is read, so before any package code is imported.
+    refusal: str | None = None
+    spec = sandbox.Spec.from_json(args.sandbox) if args.sandbox else None
+    if spec is not None:
+        try:
+            sandbox.enforce(spec)
+        except (sandbox.SandboxError, OSError) as exc:
+            refusal = str(exc)
     # The log is a file: flush each line so an operator sees output as it happens.
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)
     sock = socket.socket(fileno=args.fd)
     try:
-        _Worker(sock).serve()
+        _Worker(sock, refusal, spec.limits if spec else None).serve()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

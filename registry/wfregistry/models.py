@@ -13,12 +13,32 @@ import enum
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["PackageArchive", "PackageState", "PackageVersion", "Tenant", "TrustedKey", "UTCDateTime", "utcnow"]
+__all__ = [
+    "PackageArchive",
+    "PackageState",
+    "PackageVersion",
+    "Tenant",
+    "TenantPolicy",
+    "TrustedKey",
+    "UTCDateTime",
+    "utcnow",
+]
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
@@ -131,3 +151,23 @@ class PackageArchive(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int
     stored_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TenantPolicy(SQLModel, table=True):
+    """What one tenant's workers may do (see `wfregistry.sandbox.Policy`); no row: the defaults.
+
+    A ``NULL`` limit column means the host's default for that limit; ``-1`` means unlimited.
+    ``allow_connect`` and ``env`` are JSON (a list of ports, an object of strings).
+    """
+
+    __tablename__ = "tenant_policies"
+
+    tenant: str = Field(sa_column=Column(String(63), ForeignKey("tenants.name"), primary_key=True))
+    allow_connect: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    env: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    memory: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # noqa: UP045
+    cpu_seconds: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # noqa: UP045
+    max_procs: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # noqa: UP045
+    open_files: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # noqa: UP045
+    file_size: Optional[int] = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # noqa: UP045
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -18,11 +18,13 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +59,8 @@ from .errors import (
 from .hooks import call_hook
 from .info import PackageInfo
 from .install import install_wheels
-from .models import PackageArchive, PackageState, PackageVersion, Tenant, TrustedKey, utcnow
+from .models import PackageArchive, PackageState, PackageVersion, Tenant, TenantPolicy, TrustedKey, utcnow
+from .sandbox import DEFAULT_LIMITS, Limits, Policy, Walls
 from .worker import trial_load
 
 __all__ = ["KeyInfo", "Registry"]
@@ -93,6 +96,7 @@ class Registry:
             (created if missing; ``.staging/`` inside it holds registrations in progress).
         hooks: the operator extensions to tell about registrations (see `wfregistry.hooks`).
         load_timeout: seconds a package's trial load may take at registration.
+        walls: the sandbox of the trial load (default: strict).
     """
 
     def __init__(
@@ -102,13 +106,16 @@ class Registry:
         hooks: pluggy.PluginManager | None = None,
         *,
         load_timeout: float = 30.0,
+        walls: Walls | None = None,
     ) -> None:
         self.engine = engine
+        self.walls = walls or Walls(policy_for=self.policy)
         self.packages_dir = Path(packages_dir).resolve()
         self.hooks = hooks
         self.load_timeout = load_timeout
         self._staging = self.packages_dir / STAGING
-        self._staging.mkdir(parents=True, exist_ok=True)
+        self._staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.packages_dir.chmod(0o700)
         self._register_lock = threading.Lock()
 
     # -- tenants ---------------------------------------------------------------------
@@ -139,6 +146,73 @@ class Registry:
         check_name(tenant, "tenant")
         if s.get(Tenant, tenant) is None:
             raise UnknownTenant(f"tenant {tenant!r} does not exist; create it first")
+
+    # -- policies ------------------------------------------------------------------------
+
+    _LIMITS = ("memory", "cpu_seconds", "max_procs", "open_files", "file_size")
+
+    def set_policy(self, tenant: str, *, allow_connect: Sequence[int] | None = None,
+                   env: dict[str, str] | None = None, reset: bool = False,
+                   **limits: int | None) -> Policy:
+        """Change what ``tenant``'s workers may do; arguments left out keep their value.
+
+        Args:
+            allow_connect: TCP ports its code may connect to (replaces the list).
+            env: environment variables its workers see (replaces the set).
+            reset: start from the defaults.
+            limits: ``memory``, ``cpu_seconds``, ``max_procs``, ``open_files``,
+                ``file_size`` (bytes or counts; ``-1``: unlimited).
+
+        Workers started after the change get it; running ones keep theirs.
+
+        Raises:
+            UnknownTenant: no such tenant.
+            ValueError: a port, limit or variable name that makes no sense.
+        """
+        unknown = set(limits) - set(self._LIMITS)
+        if unknown:
+            raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        for port in allow_connect or ():
+            if not 1 <= int(port) <= 65535:
+                raise ValueError(f"port {port} is not between 1 and 65535")
+        for name, value in limits.items():
+            if value is not None and value < 1 and value != -1:
+                raise ValueError(f"{name} must be positive (or -1 for unlimited), not {value}")
+        for key in env or {}:
+            if not key or "=" in key or "\0" in key:
+                raise ValueError(f"{key!r} is not an environment variable name")
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = s.get(TenantPolicy, tenant)
+            if row is None or reset:
+                if row is not None:
+                    s.delete(row)
+                    s.flush()
+                row = TenantPolicy(tenant=tenant)
+            if allow_connect is not None:
+                row.allow_connect = json.dumps(sorted({int(p) for p in allow_connect}))
+            if env is not None:
+                row.env = json.dumps(dict(sorted(env.items())))
+            for name, value in limits.items():
+                if value is not None:
+                    setattr(row, name, value)
+            row.updated_at = utcnow()
+            s.add(row)
+            s.commit()
+        return self.policy(tenant)
+
+    def policy(self, tenant: str) -> Policy:
+        """What ``tenant``'s workers may do now (the defaults for a tenant with no policy)."""
+        with Session(self.engine) as s:
+            row = s.get(TenantPolicy, tenant)
+        if row is None:
+            return Policy()
+        values: dict[str, int | None] = {}
+        for name in self._LIMITS:
+            value = getattr(row, name)
+            values[name] = getattr(DEFAULT_LIMITS, name) if value is None else (None if value == -1 else value)
+        return Policy(allow_connect=tuple(json.loads(row.allow_connect)), env=json.loads(row.env),
+                      limits=Limits(**values))
 
     # -- keys ------------------------------------------------------------------------
 
@@ -282,7 +356,8 @@ class Registry:
         m = pkg.manifest
         staged = work / "install"
         install_wheels(pkg.wheels, staged, label=label)
-        trial_load(staged, m.name, m, timeout=self.load_timeout, log_path=work / "load.log", label=label)
+        trial_load(staged, m.name, m, timeout=self.load_timeout, log_path=work / "load.log", label=label,
+                   walls=self.walls, tenant=tenant)
         final = self.install_dir(tenant, m.name, m.version)
         if final.exists():  # left by a crash between rename and commit: no row owns it
             shutil.rmtree(final)

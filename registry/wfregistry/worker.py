@@ -1,7 +1,9 @@
 """Worker processes, host side: one process per tenant, package and version.
 
 Tenant code is imported only inside a worker (`wfregistry._worker_main`),
-never in the host process. `WorkerPool` starts a worker the first time a run
+never in the host process, and (strict isolation) only after the worker has
+put up its walls (`wfregistry.sandbox`). The host believes a worker only
+about the runs it gave that worker: any other frame ends the worker. `WorkerPool` starts a worker the first time a run
 of its version is submitted, routes the run's durable calls back to the host
 (``on_call``) and reports how each run ended (``on_done``). A worker that
 dies fails its in-flight runs (retryable) and is started again at the next
@@ -48,6 +50,7 @@ from ._protocol import FrameError, read_frame, write_frame
 from .errors import LoadError
 from .inflight import Attempt, InFlight
 from .info import PackageInfo
+from .sandbox import Box, Walls
 
 __all__ = ["OnCall", "OnDone", "WorkerPool", "trial_load"]
 
@@ -71,14 +74,22 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _spawn(log: TextIO, *, bytecode: bool = True) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start ``python -I -m wfregistry._worker_main`` with its end of a socket pair."""
+def _spawn(log: TextIO, box: Box, *, bytecode: bool = True) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start ``python -I -m wfregistry._worker_main`` with its end of a socket pair.
+
+    It gets the box's scrubbed environment, no descriptor but the socket and
+    its log, and (strict isolation) the sandbox spec it enforces on itself.
+    """
     parent, child = socket.socketpair()
     try:
         argv = [sys.executable, "-I"] + ([] if bytecode else ["-B"])
         argv += ["-m", "wfregistry._worker_main", "--fd", str(child.fileno())]
+        if box.spec is not None:
+            argv += ["--sandbox", box.spec.to_json()]
         proc = subprocess.Popen(
             argv,
+            env=box.env,
+            cwd=box.scratch,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -114,6 +125,8 @@ def trial_load(
     timeout: float = 30.0,
     log_path: Path,
     label: str | None = None,
+    walls: Walls | None = None,
+    tenant: str | None = None,
 ) -> None:
     """Load a package in a throwaway worker process and check it, then stop the worker.
 
@@ -128,13 +141,20 @@ def trial_load(
         timeout: seconds the load may take before the worker is killed.
         log_path: the worker's stdout and stderr (the caller owns and removes it).
         label: how messages name the package (default ``name@version``).
+        walls: the sandbox the worker runs in (default: strict, with no paths hidden).
+        tenant: whose policy applies.
 
     Raises:
         LoadError: one line naming the package and the reason.
     """
     label = label or f"{package_name}@{manifest.version}"
-    with open(log_path, "ab") as log:
-        proc, sock = _spawn(log, bytecode=False)  # type: ignore[arg-type]
+    box = (walls or Walls()).box(tenant, install_dir)
+    try:
+        with open(log_path, "ab") as log:
+            proc, sock = _spawn(log, box, bytecode=False)  # type: ignore[arg-type]
+    except BaseException:
+        box.remove()
+        raise
     reason: str | None = None
     try:
         sock.settimeout(timeout)
@@ -169,6 +189,7 @@ def trial_load(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        box.remove(proc.pid)
     if reason is not None:
         raise LoadError(f"cannot load {label}: {reason}")
 
@@ -195,8 +216,13 @@ class _Worker:
         self.state = "loading"  # loading -> ready -> stopping -> dead; loading -> failed
         self.stopped = threading.Event()
         self.log_path = pool.log_dir / f"{package.tenant}__{package.name}__{package.version}.log"
-        with open(self.log_path, "ab") as log:
-            self.proc, self.sock = _spawn(log)  # type: ignore[arg-type]
+        self.box = pool.walls.box(package.tenant, package.install_dir)
+        try:
+            with open(self.log_path, "ab") as log:
+                self.proc, self.sock = _spawn(log, self.box)  # type: ignore[arg-type]
+        except BaseException:
+            self.box.remove()
+            raise
         self.send(_load_frame(package.install_dir, package.name, self.label,
                               package.manifest.to_bytes().decode("utf-8"), pool.threads_per_worker))
         self.timer = threading.Timer(pool.load_timeout, self._load_timed_out)
@@ -267,6 +293,10 @@ class _Worker:
 
     def _done(self, frame: dict[str, Any]) -> None:
         attempt = self.pool.inflight.finish(str(frame.get("run_id")), holder=self)
+        if frame.get("exiting"):
+            with self.lock:
+                if self.state == "ready":
+                    self.state = "stopping"  # it ends itself after this (a limit): new runs go to a new worker
         if attempt is None:
             return  # not an attempt this worker holds (any more): nothing to believe
         try:
@@ -301,6 +331,28 @@ class _Worker:
             self.send({"op": "reply", "call_id": frame.get("call_id"), "error": error_info(
                 ValueError(f"durable call result is not JSON: {exc}")).to_json()})
 
+    def _untrusted(self, frame: dict[str, Any]) -> str | None:
+        """Why a frame from the worker is not believed (``None``: it is).
+
+        A worker speaks only about the runs the host gave it, in frames of
+        the right shape; anything else means its code is hostile or broken.
+        """
+        op = frame["op"]
+        if op not in ("call", "done", "ready", "load_failed"):
+            return f"worker for {self.label} sent an unknown frame {op[:40]!r}"
+        if op in ("call", "done"):
+            run_id = frame.get("run_id")
+            attempt = self.pool.inflight.get(run_id) if isinstance(run_id, str) else None
+            if attempt is None or attempt.holder is not self:
+                return (f"worker for {self.label} sent {op!r} for run {str(run_id)[:80]!r}, "
+                        "which the host did not give it")
+        if op == "call" and not (isinstance(frame.get("call_id"), int) and isinstance(frame.get("seq"), int)
+                                 and isinstance(frame.get("call"), dict)):
+            return f"worker for {self.label} sent a malformed call frame"
+        if op == "done" and not isinstance(frame.get("outcome"), dict):
+            return f"worker for {self.label} sent a malformed done frame"
+        return None
+
     def _read(self) -> None:
         error: str | None = None
         while True:
@@ -313,6 +365,12 @@ class _Worker:
                 break
             if frame is None:
                 break
+            error = self._untrusted(frame)
+            if error is not None:
+                _log.warning("%s; killing it", error)
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+                break
             op = frame["op"]
             if op == "call":
                 self.pool._calls.submit(self._call, frame)
@@ -324,6 +382,7 @@ class _Worker:
                 self._load_failed(str(frame.get("error")))
         code = self.proc.wait()
         self.sock.close()
+        self.box.remove(self.proc.pid)
         self._load_failed(f"worker exited while loading ({_exit_text(code)})")
         with self.lock:
             stopping = self.state == "stopping"
@@ -367,6 +426,7 @@ class WorkerPool:
         log_dir: where each worker's stdout and stderr go, as
             ``<tenant>__<package>__<version>.log`` (created if missing).
         call_threads: host-side threads serving durable calls, shared by all workers.
+        walls: the sandbox around each worker (default `Walls()`: strict, run dirs in the temp dir).
 
     The pool owns its worker processes and threads: call `close` when done.
     ``on_done`` callbacks run on a worker's reader thread: keep them short.
@@ -381,13 +441,15 @@ class WorkerPool:
         log_dir: Path,
         call_threads: int = 32,
         inflight: InFlight | None = None,
+        walls: Walls | None = None,
     ) -> None:
         self.on_call = on_call
         self.inflight = inflight if inflight is not None else InFlight()
+        self.walls = walls or Walls()
         self.threads_per_worker = threads_per_worker
         self.load_timeout = load_timeout
         self.log_dir = Path(log_dir)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._calls = ThreadPoolExecutor(call_threads, thread_name_prefix="wfregistry-call")
         self._lock = threading.Lock()
         self._workers: dict[tuple[str, str, str], _Worker] = {}
@@ -447,7 +509,8 @@ class WorkerPool:
             LoadError: naming the package and the reason.
         """
         log_path = self.log_dir / f"trial__{package_name}__{manifest.version}.log"
-        trial_load(install_dir, package_name, manifest, timeout=self.load_timeout, log_path=log_path)
+        trial_load(install_dir, package_name, manifest, timeout=self.load_timeout, log_path=log_path,
+                   walls=self.walls)
 
     def close(self, *, timeout: float = _STOP_GRACE) -> None:
         """Stop every worker (in-flight runs get ``timeout`` seconds) and the call threads."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.gate import TcpGate
 from support.packages import TestKey, make_key
 from support.waiting import task_state
 
@@ -21,6 +23,7 @@ WORKFLOWS = '''
 """Shop {version} ({marker})."""
 import importlib.metadata
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -41,11 +44,10 @@ def prepare(ctx: Context) -> None:
 @order.task(depends_on=[prepare])
 def hold(ctx: Context) -> None:
     gate = ctx.get("gate")
-    deadline = time.monotonic() + 30
-    while gate and not Path(gate).exists():  # held in flight until the test opens the gate
-        if time.monotonic() > deadline:
-            raise TimeoutError("gate never opened")
-        time.sleep(0.01)
+    if gate:  # held in flight until the test opens its gate (a loopback port the policy allows)
+        with socket.create_connection(("127.0.0.1", gate), timeout=30) as conn:
+            if conn.recv(1) != b"1":
+                raise TimeoutError("gate never opened")
     ctx["held_by"] = _me()
 
 
@@ -139,13 +141,21 @@ def host(tmp_path: Path, shops: tuple[TestKey, dict[str, Path]]) -> Host:
         yield h
 
 
+@pytest.fixture
+def gate(host: Host) -> Iterator[TcpGate]:
+    """A loopback gate both tenants' policies allow (workers start after this)."""
+    with TcpGate() as g:
+        for tenant in ("acme", "globex"):
+            host.registry.set_policy(tenant, allow_connect=[g.port])
+        yield g
+
+
 def test_hot_swap_sends_new_executions_to_v2_while_v1_finishes_on_v1(
-        host: Host, shops: tuple[TestKey, dict[str, Path]], tmp_path: Path) -> None:
+        host: Host, shops: tuple[TestKey, dict[str, Path]], gate: TcpGate) -> None:
     _key, built = shops
-    gate = tmp_path / "gate-open"
     c = host.client
-    inflight = c.schedule("acme::shop::order", {"gate": str(gate)}, id="acme-1", tenant="acme")
-    theirs = c.schedule("globex::shop::order", {"gate": str(gate)}, id="globex-1", tenant="globex")
+    inflight = c.schedule("acme::shop::order", {"gate": gate.port}, id="acme-1", tenant="acme")
+    theirs = c.schedule("globex::shop::order", {"gate": gate.port}, id="globex-1", tenant="globex")
     task_state(c, inflight, "hold", "running", tenant="acme")
     task_state(c, theirs, "hold", "running", tenant="globex")
 
@@ -156,7 +166,7 @@ def test_hot_swap_sends_new_executions_to_v2_while_v1_finishes_on_v1(
     assert done_fresh["version"] == "2.0.0"
     assert done_fresh["output"]["held_by"]["version"] == "2.0.0"
 
-    gate.touch()
+    gate.open()
     old = host.wait(inflight, tenant="acme", timeout=60)
     other = host.wait(theirs, tenant="globex", timeout=60)
     assert old["status"] == "succeeded" and old["version"] == "1.0.0"
@@ -213,21 +223,20 @@ def test_a_tenant_cannot_name_another_tenants_package(host: Host) -> None:
 
 
 def test_unregister_drains_running_executions_then_stops_the_worker(
-        host: Host, tmp_path: Path) -> None:
+        host: Host, gate: TcpGate) -> None:
     from support.waiting import until
 
     from wfhost import NotFound
 
-    gate = tmp_path / "gate"
     c = host.client
-    running = c.schedule("acme::shop::order", {"gate": str(gate)}, tenant="acme")
+    running = c.schedule("acme::shop::order", {"gate": gate.port}, tenant="acme")
     task_state(c, running, "hold", "running", tenant="acme")
     [info] = [p for p in c.packages(tenant="acme") if p.name == "shop"]
     c.unregister("shop", tenant="acme")
     with pytest.raises(NotFound):  # no new executions on a retired version
         c.schedule("acme::shop::order", {}, tenant="acme")
     assert info.install_dir.exists()  # still draining
-    gate.touch()
+    gate.open()
     state = host.wait(running, tenant="acme", timeout=60)
     assert state["status"] == "succeeded" and state["version"] == "1.0.0"
     host.scheduler.wake()

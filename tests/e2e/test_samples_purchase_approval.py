@@ -25,23 +25,26 @@ def states(st: dict) -> dict[str, str]:
     return {t["task"]: t["state"] for t in st["tasks"]}
 
 
-def test_small_order_is_auto_approved_and_placed(host: Host, tmp_path: Path) -> None:
-    outbox = tmp_path / "outbox.jsonl"
+def outboxes(host: Host, name: str) -> list[Path]:
+    """The outbox files the tasks wrote: in their worker's scratch dir, the only place they may write."""
+    return sorted((host.home / "run").glob(f"*/scratch/{name}"))
+
+
+def test_small_order_is_auto_approved_and_placed(host: Host) -> None:
     eid = host.client.schedule(WORKFLOW, {"order_id": "o-1", "cost": 50, "quantity": 3,
-                                          "outbox": str(outbox)}, id="order-auto")
+                                          "outbox": "outbox-1.jsonl"}, id="order-auto")
     st = host.wait(eid, timeout=30)
     assert st["status"] == "succeeded", st["error"]
     assert st["workflow"] == WORKFLOW and st["version"] == "1.0.0" and st["tenant"] == "acme"
     assert st["output"]["decision"] == "auto_approved"
     assert st["output"]["order_status"] == "placed"
     assert states(st)["cancel_order"] == "skipped"
-    assert not outbox.exists()  # nobody was asked
+    assert outboxes(host, "outbox-1.jsonl") == []  # nobody was asked
 
 
-def test_large_order_waits_for_approval_and_is_placed(host: Host, tmp_path: Path) -> None:
-    outbox = tmp_path / "outbox.jsonl"
+def test_large_order_waits_for_approval_and_is_placed(host: Host) -> None:
     eid = host.client.schedule(WORKFLOW, {"order_id": "o-2", "cost": 600, "quantity": 2,
-                                          "outbox": str(outbox)}, id="order-approved")
+                                          "outbox": "outbox-2.jsonl"}, id="order-approved")
     waiting = task_state(host.client, eid, "approval", "waiting")["waiting_for"]
     assert "signal 'approval'" in waiting and "timer" in waiting
     assert host.client.status(eid)["status"] == "waiting"
@@ -55,6 +58,7 @@ def test_large_order_waits_for_approval_and_is_placed(host: Host, tmp_path: Path
     assert states(st) == {"check_order": "succeeded", "approval": "succeeded",
                           "place_order": "succeeded", "cancel_order": "skipped"}
     # The request was sent once, although the task ran again after the signal.
+    [outbox] = outboxes(host, "outbox-2.jsonl")
     lines = outbox.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["order"]["order_id"] == "o-2"
 

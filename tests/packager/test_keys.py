@@ -92,3 +92,13 @@ def test_signature_document_round_trips_and_is_strict() -> None:
     ):
         with pytest.raises(SignatureError, match=why):
             parse_signature(bad)
+
+
+def test_a_private_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    write_private_key(path, generate_private_key())
+    path.chmod(0o644)
+    with pytest.raises(WfpkgError, match=r"readable by others \(mode 0644\); run `chmod 600 "):
+        load_private_key(path)
+    path.chmod(0o600)
+    load_private_key(path)

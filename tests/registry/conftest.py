@@ -64,11 +64,7 @@ def report(ctx: Context) -> dict:
 @main.task()
 def gate(ctx: Context) -> dict:
     ctx.step("started", lambda: True)
-    deadline = time.monotonic() + 30
-    while not Path(ctx["gate"]).exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError("gate file never appeared")
-        time.sleep(0.01)
+    ctx.step("gate", lambda: True)  # the test's backend holds this call until it opens the gate
     return {{"package": "{name}", "version": importlib.metadata.version("{name}"), "marker": MARKER}}
 
 
@@ -297,11 +293,13 @@ class Calls:
     """A small stand-in for the host's durable backend: steps return their value, waits suspend.
 
     ``started(run_id)`` is set when a run makes its ``started`` step, so tests
-    know a task is in flight without sleeping.
+    know a task is in flight without sleeping; a ``gate`` step is held until
+    the test sets ``gate`` (the sandboxed task can share no file with the test).
     """
 
     events: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Event = field(default_factory=threading.Event)
 
     def started(self, run_id: str) -> threading.Event:
         with self.lock:
@@ -311,6 +309,8 @@ class Calls:
         if isinstance(call, Step):
             if call.step == "started":
                 self.started(attempt.run_id).set()
+            if call.step == "gate" and not self.gate.wait(30):
+                raise TimeoutError("the test never opened the gate")
             return StepResult(call.value)
         if isinstance(call, WaitCall):
             raise Suspended(call.name)

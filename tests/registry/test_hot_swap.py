@@ -21,10 +21,9 @@ def test_register_v2_while_v1_runs(
     globex = env.tenant("globex", make_key(env.tmp, "globex"))
     v1 = env.registry.register(built["alpha1"], "acme")
     beta = env.registry.register(env.signed(built["beta1"], globex), "globex")
-    gate = env.tmp / "gate"
 
-    old_run = runs.submit(v1, "gate", gate=str(gate))
-    other_tenant = runs.submit(beta, "gate", gate=str(gate))
+    old_run = runs.submit(v1, "gate")
+    other_tenant = runs.submit(beta, "gate")
     assert calls.started(old_run).wait(30) and calls.started(other_tenant).wait(30)
 
     v2 = env.registry.register(built["alpha2"], "acme")
@@ -40,7 +39,7 @@ def test_register_v2_while_v1_runs(
     assert {"acme::alpha@1.0.0", "acme::alpha@2.0.0", "globex::beta@1.0.0"} <= set(workers)
     assert workers["acme::alpha@1.0.0"] != workers["acme::alpha@2.0.0"]
 
-    gate.touch()
+    calls.gate.set()
     old = runs.result(old_run)
     assert old.status == "succeeded" and old.output["version"] == "1.0.0"
     untouched = runs.result(other_tenant)

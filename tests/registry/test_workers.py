@@ -56,14 +56,13 @@ def test_a_crashing_worker_fails_its_run_and_spares_other_tenants(
     env: Env, built: dict[str, Path], runs: Runs, calls: Calls, pool: WorkerPool
 ) -> None:
     acme_alpha, _, globex_beta = two_tenants(env, built)
-    gate = env.tmp / "gate"
-    other = runs.submit(globex_beta, "gate", gate=str(gate))
+    other = runs.submit(globex_beta, "gate")
     assert calls.started(other).wait(30), "globex's run never started"
     crashed = runs.result(runs.submit(acme_alpha, "crash"))
     assert crashed.status == "failed" and crashed.retryable is True
     assert crashed.error == "worker for acme::alpha@1.0.0 died (exit code 1)"
     assert "acme::alpha@1.0.0" not in pool.live_workers()
-    gate.touch()
+    calls.gate.set()
     survivor = runs.result(other)
     assert survivor.status == "succeeded" and survivor.output["marker"] == "globex", survivor
     # The pool starts a new worker for the next run.

@@ -238,10 +238,22 @@ def root(
         help="A service (`wfhost serve`): tenant commands go there over HTTP.")] = None,
     token: Annotated[str | None, typer.Option(  # noqa: UP007
         "--token", envvar="WFHOST_TOKEN", show_envvar=True, help="The service token (with --url).")] = None,
+    isolation: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--isolation", envvar="WFHOST_ISOLATION", show_envvar=True,
+        help="strict (default): every worker sandboxed, or refuse to start; none: no sandbox "
+             "(a single-tenant machine only).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run signed workflow packages durably: register, schedule, signal, watch."""
+    if isolation is not None:
+        from wfhost.walls import ISOLATION_ENV, resolve_isolation
+
+        try:
+            # Through the environment, so the trial load of `register` sees it as a host does.
+            os.environ[ISOLATION_ENV] = resolve_isolation(isolation).value
+        except InvalidRequest as exc:
+            raise _fail(exc) from None
     ctx.obj = Settings(home, db or None, tenant or None, url or None, token or None)
 
 
@@ -562,6 +574,9 @@ def worker(
         # The scheduler runs on the host's thread; this one only waits for a stop request,
         # so a signal never lands in the middle of a scheduler transaction.
         host.start()
+        if host.isolation.value == "none":
+            err.print("[yellow]warning:[/yellow] isolation none: tenant code runs without a sandbox, "
+                      "with this host's authority (a single-tenant machine only)")
         err.print(f"worker [bold]{host.host_id}[/bold] running on {escape(_safe_url(host.url))} "
                   f"(concurrency {concurrency}); Ctrl-C to stop")
         try:
@@ -703,6 +718,9 @@ def demo(
     out.print(render.demo_report(result))
     if not result.ok:
         raise typer.Exit(1)
+
+
+from . import walls as _walls  # noqa: E402,F401 - registers `tenant policy`, `tenant show`, `doctor`
 
 
 def main() -> None:

@@ -230,7 +230,7 @@ def _data_processing(host: Any, info: Any, say: Progress) -> list[DemoRun]:
 
 def _purchase_approval(host: Any, info: Any, say: Progress) -> list[DemoRun]:
     wf = f"{info.name}::{_workflow(info, ('purchase_approval', 'approval', 'order'))}"
-    outbox = host.home / "approval-requests.jsonl"
+    outbox = "approval-requests.jsonl"  # relative: the worker's scratch dir, the only place it may write
 
     def approve(eid: str) -> str:
         name = _wait_for_signal_wait(host, eid)
@@ -246,7 +246,7 @@ def _purchase_approval(host: Any, info: Any, say: Progress) -> list[DemoRun]:
              {"order_id": "PO-1001", "cost": 25, "quantity": 4}, say,
              note="total 100, under the threshold of 1000: approved at once", pick=pick),
         _run(host, "purchase_approval: large order", wf,
-             {"order_id": "PO-1002", "cost": 1200, "quantity": 5, "outbox": str(outbox)}, say,
+             {"order_id": "PO-1002", "cost": 1200, "quantity": 5, "outbox": outbox}, say,
              drive=approve, pick=pick),
     ]
 

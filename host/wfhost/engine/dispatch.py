@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wfpkg.protocol import OutcomeStatus, TaskOutcome
 from wfpkg.runner import run_task
@@ -40,11 +40,12 @@ class Dispatcher:
         on_outcome: receives every attempt's outcome (from any thread).
         threads: size of the host's own thread pool.
         log_dir: where worker processes write their output (enables packages).
+        walls: the `wfregistry.sandbox.Walls` around worker processes (default strict).
     """
 
     def __init__(self, catalog: Catalog, calls: DurableCalls, inflight: InFlight,
                  on_outcome: Callable[[Attempt, TaskOutcome], None], *, threads: int = 32,
-                 log_dir: Path | None = None, load_timeout: float = 30.0) -> None:
+                 log_dir: Path | None = None, load_timeout: float = 30.0, walls: Any = None) -> None:
         self._catalog = catalog
         self._calls = calls
         self._inflight = inflight
@@ -55,7 +56,7 @@ class Dispatcher:
             from wfregistry import WorkerPool
 
             self._pool = WorkerPool(self._calls.execute, log_dir=log_dir, load_timeout=load_timeout,
-                                    inflight=inflight)
+                                    inflight=inflight, walls=walls)
 
     def submit(self, run: Attempt) -> None:
         """Start one attempt; its outcome goes to ``on_outcome``."""

@@ -78,7 +78,7 @@ class Scheduler:
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
                  threads: int | None = None, log_dir: Any = None, load_timeout: float = 30.0,
                  on_finished: Callable[[str, str, str, str], None] | None = None,
-                 on_change: Callable[[], object] | None = None) -> None:
+                 on_change: Callable[[], object] | None = None, walls: Any = None) -> None:
         from .durable import DurableCalls
 
         self.engine = engine
@@ -92,7 +92,7 @@ class Scheduler:
         self.inflight = InFlight()  # the one owner of running attempts; the dispatcher shares it
         self.dispatcher = Dispatcher(catalog, self.calls, self.inflight, self._outcome,
                                      threads=threads or max_concurrency, log_dir=log_dir,
-                                     load_timeout=load_timeout)
+                                     load_timeout=load_timeout, walls=walls)
         self._skip_locked = skip_locked(engine)
         self._outcomes: deque[tuple[Attempt, TaskOutcome]] = deque()
         self._wake = threading.Event()
