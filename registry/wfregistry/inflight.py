@@ -143,6 +143,11 @@ class InFlight:
             return next((a for a in self._runs.values()
                          if a.execution_uid == execution_uid and a.task_id == task_id), None)
 
+    def of_tenant(self, tenant: str) -> list[Attempt]:
+        """The attempts in flight for one tenant, oldest first."""
+        with self._lock:
+            return [a for a in self._runs.values() if a.tenant == tenant]
+
     def count(self, tenant: str | None = None) -> int:
         """Attempts in flight (for one tenant)."""
         with self._lock:

@@ -38,7 +38,9 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
+
+from .errors import RegistryError
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -68,8 +70,10 @@ PRETEND_MISSING_ENV: Final = "WFHOST_SANDBOX_PRETEND_MISSING"
 _PIVOT_ROOT_ARCHES: Final = ("x86_64", "aarch64")
 
 
-class SandboxError(Exception):
+class SandboxError(RegistryError):
     """A wall could not be built or does not hold (one line naming the wall)."""
+
+    code: ClassVar[str] = "sandbox"
 
 
 class Isolation(str, enum.Enum):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -145,9 +145,10 @@ def test_bulk_cancel_two_executions_with_a_result_per_row(page: Page, api: httpx
 
 
 def test_retry_a_failed_execution_from_the_page_and_see_it_succeed(page: Page, api: httpx.Client,
-                                                                   tmp_path: Path) -> None:
-    outbox = tmp_path / "missing" / "outbox.jsonl"  # the approval request cannot be written: it fails
-    start(api, PA, {"cost": 5000, "outbox": str(outbox)}, "po-fail")
+                                                                   world: World) -> None:
+    # The task may write only in its worker's scratch dir: its outbox there is in a folder
+    # that does not exist yet, so the approval request cannot be written and the task fails.
+    start(api, PA, {"cost": 5000, "outbox": "missing/outbox.jsonl"}, "po-fail")
     until(lambda: status(api, "po-fail") == "failed", "po-fail to fail")
     page.goto(page.url.split("#")[0] + "#/executions/po-fail")
     expect(page.locator("#exec-head .state")).to_have_text("failed")
@@ -156,13 +157,17 @@ def test_retry_a_failed_execution_from_the_page_and_see_it_succeed(page: Page, a
     expect(page.locator("#history tr").first).to_be_visible()
     assert set(page.locator("#history tbody tr").evaluate_all("rs => rs.map(r => r.dataset.kind)")) <= {
         "task_failed", "execution_failed"}
-    outbox.parent.mkdir()
+    for scratch in (world.srv.service.host.home / "run").glob("*/scratch"):  # make room, as its owner
+        (scratch / "missing").mkdir(exist_ok=True)
+        owner = scratch.stat()
+        os.chown(scratch / "missing", owner.st_uid, owner.st_gid)
     page.click("#retry")
     confirm(page)
     expect(page.locator("#exec-head .state")).to_have_text("waiting", timeout=20_000)
     api.post("/v1/tenants/acme/executions/po-fail/signals", json={"name": "approval", "payload": {"approved": True}})
     expect(page.locator("#exec-head .state")).to_have_text("succeeded", timeout=20_000)
-    assert outbox.read_text().count("approve order") == 1
+    written = [p.read_text() for p in (world.srv.service.host.home / "run").glob("*/scratch/missing/outbox.jsonl")]
+    assert "".join(written).count("approve order") == 1
 
 
 @pytest.fixture(scope="module")

@@ -115,8 +115,7 @@ class _no_database:  # noqa: N801 - reads as a context manager, like postgres_da
 
 def _other_run(host: Host, tenant: str) -> str:
     """The run id of an attempt the host gave another tenant's worker (in flight now)."""
-    running = host.scheduler._running  # noqa: SLF001 - the only place run ids live
-    return next(run_id for run_id, run in list(running.items()) if run.tenant == tenant)
+    return host.scheduler.inflight.of_tenant(tenant)[0].run_id
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))

@@ -50,8 +50,8 @@ def create_app(host: Any, config: ServiceConfig | None = None) -> FastAPI:
         if not svc.accepting and request.url.path.startswith("/v1/"):
             err = ApiError(503, "draining", "the service is shutting down; retry on another host",
                            {"Retry-After": "5"})
-            return JSONResponse({"type": problems.TYPE_BASE + err.code, "title": "Service Unavailable",
-                                 "status": 503, "detail": err.detail, "code": err.code},
+            return JSONResponse({"type": problems.TYPE_BASE + err.problem, "title": "Service Unavailable",
+                                 "status": 503, "detail": err.detail, "code": err.problem},
                                 status_code=503, headers=err.headers, media_type=problems.MEDIA_TYPE)
         return await call_next(request)
 

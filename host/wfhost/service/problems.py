@@ -40,12 +40,17 @@ class Problem(BaseModel):
     code: str
 
 
-class ApiError(Exception):
-    """An error the API answers as a problem; ``headers`` go on the response (Retry-After)."""
+class ApiError(HostError):
+    """An error the API answers as a problem; ``headers`` go on the response (Retry-After).
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+    ``problem`` is the problem's stable ``code`` in the response body (the
+    class's own ``code`` is the error-tree code every `WfpkgError` has; it
+    never crosses a seam, so it keeps `HostError`'s).
+    """
+
+    def __init__(self, status: int, problem: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
+        self.status, self.problem, self.detail, self.headers = status, problem, detail, headers or {}
 
 
 def _described(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -83,8 +88,8 @@ def problem_for(exc: BaseException) -> ApiError:
 
 
 def _response(err: ApiError) -> JSONResponse:
-    body = {"type": TYPE_BASE + err.code, "title": HTTPStatus(err.status).phrase,
-            "status": err.status, "detail": " ".join(err.detail.split()), "code": err.code}
+    body = {"type": TYPE_BASE + err.problem, "title": HTTPStatus(err.status).phrase,
+            "status": err.status, "detail": " ".join(err.detail.split()), "code": err.problem}
     return JSONResponse(body, status_code=err.status, headers=err.headers, media_type=MEDIA_TYPE)
 
 

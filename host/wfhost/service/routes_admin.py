@@ -1,4 +1,4 @@
-"""Admin routes: tenants, their trusted keys, their tokens and their quotas."""
+"""Admin routes: tenants, their trusted keys, their tokens, their quotas and their walls' policy."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 
-from wfhost.store._db import EV, E, J, S, T, W
-from wfregistry.models import PackageVersion, Tenant, TrustedKey
+from wfhost.store._db import EV, SC, SR, E, J, S, T, W
+from wfregistry.models import PackageVersion, Tenant, TenantPolicy, TrustedKey
 
 from .auth import AdminDep, ServiceDep
 from .problems import PROBLEM_RESPONSES, ApiError
-from .schemas import KeyTrusted, QuotaLimits, TenantCreated, TenantList, TokenCreated
+from .schemas import KeyTrusted, QuotaLimits, TenantCreated, TenantList, TenantPolicyOut, TokenCreated
 
 __all__ = ["router"]
 
@@ -91,6 +91,10 @@ def delete_tenant(_: AdminDep, tenant: str, svc: ServiceDep) -> Response:
         for table in (T, J, W, S, EV):
             conn.execute(delete(table).where(table.c.execution_uid.in_(uids)))
         conn.execute(delete(E).where(E.c.tenant == tenant))
+        schedules = select(SC.c.id).where(SC.c.tenant == tenant).scalar_subquery()
+        conn.execute(delete(SR).where(SR.c.schedule_id.in_(schedules)))
+        conn.execute(delete(SC).where(SC.c.tenant == tenant))
+        conn.execute(delete(TenantPolicy).where(TenantPolicy.tenant == tenant))  # type: ignore[arg-type]
         conn.execute(delete(PackageVersion).where(PackageVersion.tenant == tenant))  # type: ignore[arg-type]
         conn.execute(delete(TrustedKey).where(TrustedKey.tenant == tenant))  # type: ignore[arg-type]
         conn.execute(delete(Tenant).where(Tenant.name == tenant))  # type: ignore[arg-type]
@@ -145,3 +149,43 @@ def get_quotas(_: AdminDep, tenant: str, svc: ServiceDep) -> Any:
 def set_quotas(_: AdminDep, tenant: str, body: QuotaChange, svc: ServiceDep) -> Any:
     """Change some limits; returns all of them."""
     return svc.quotas.set(_tenant(svc, tenant), body.model_dump(exclude_unset=True)).to_dict()
+
+
+class PolicyChange(BaseModel):
+    """What a tenant's workers may do; fields left out keep their value (see docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allow_connect: list[int] | None = Field(default=None, max_length=64,
+                                            description="TCP ports its code may connect to (replaces the list).")
+    env: dict[str, str] | None = Field(default=None, description="Variables its workers see (replaces the set).")
+    memory: int | None = Field(default=None, ge=-1, description="Bytes of memory per worker; -1: unlimited.")
+    cpu_seconds: int | None = Field(default=None, ge=-1, description="CPU seconds per attempt; -1: unlimited.")
+    max_procs: int | None = Field(default=None, ge=-1, description="Processes and threads; -1: unlimited.")
+    open_files: int | None = Field(default=None, ge=-1, description="Open files; -1: unlimited.")
+    file_size: int | None = Field(default=None, ge=-1, description="Bytes one file may grow to; -1: unlimited.")
+
+
+def _policy_json(tenant: str, policy: Any) -> dict[str, Any]:
+    return {"tenant": tenant, "allow_connect": list(policy.allow_connect), "env": dict(policy.env),
+            **{k: getattr(policy.limits, k) for k in ("memory", "cpu_seconds", "max_procs", "open_files",
+                                                       "file_size")}}
+
+
+@router.get("/tenants/{tenant}/policy", summary="A tenant's walls policy", response_model=TenantPolicyOut)
+def get_policy(_: AdminDep, tenant: str, svc: ServiceDep) -> Any:
+    """The ports, environment and limits the tenant's workers get (``null`` limit: unlimited)."""
+    registry = svc.client.registry
+    assert registry is not None
+    return _policy_json(tenant, registry.policy(_tenant(svc, tenant)))
+
+
+@router.put("/tenants/{tenant}/policy", summary="Change a tenant's walls policy", response_model=TenantPolicyOut)
+def set_policy(_: AdminDep, tenant: str, body: PolicyChange, svc: ServiceDep) -> Any:
+    """As `wfhost tenant policy`: workers started after the change get it."""
+    registry = svc.client.registry
+    assert registry is not None
+    given = body.model_dump(exclude_unset=True)
+    limits = {k: v for k, v in given.items() if k not in ("allow_connect", "env")}
+    policy = registry.set_policy(_tenant(svc, tenant), allow_connect=given.get("allow_connect"),
+                                 env=given.get("env"), **limits)
+    return _policy_json(tenant, policy)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "BulkCancelResult", "CancelAccepted", "Event", "ExecutionPage", "ExecutionStatus", "ExecutionSummary",
     "KeyTrusted", "Overview", "Package", "QuotaLimits", "RetryAccepted", "Schedule", "ScheduleRun",
-    "ScheduleTriggered", "SignalAccepted", "TenantCreated", "TenantList", "TokenCreated", "WhoAmI",
+    "ScheduleTriggered", "SignalAccepted", "TenantCreated", "TenantList", "TenantPolicyOut", "TokenCreated", "WhoAmI",
 ]
 
 
@@ -236,3 +236,16 @@ class Overview(BaseModel):
     throughput: list[dict[str, Any]]
     slowest: list[dict[str, Any]]
     quota: dict[str, dict[str, int]]
+
+
+class TenantPolicyOut(BaseModel):
+    """The walls a tenant's workers get (a ``null`` limit is unlimited)."""
+
+    tenant: str
+    allow_connect: list[int]
+    env: dict[str, str]
+    memory: int | None
+    cpu_seconds: int | None
+    max_procs: int | None
+    open_files: int | None
+    file_size: int | None

@@ -27,6 +27,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/v1/tenants/{tenant}/keys"): {"public_key": "x"},
     ("post", "/v1/tenants/{tenant}/tokens"): {"label": "x"},
     ("put", "/v1/tenants/{tenant}/quotas"): {"starts_per_minute": 1},
+    ("put", "/v1/tenants/{tenant}/policy"): {"max_procs": 8},
     ("post", "/v1/tenants/{tenant}/schedules"): {"name": "intruder", "workflow": WORKFLOW, "cron": "0 0 1 1 *"},
 }
 UNAUTHENTICATED = {"/healthz", "/metrics"}
