@@ -44,8 +44,8 @@ _SQL_INSERT_EXECUTION = text(
     "cancel_requested, created_at) VALUES (:uid, :tenant, :id, :package, :workflow, :pvid, "
     ":version, :input, 'pending', 1, :parent, :ptask, :retries, :timeout, :deadline, FALSE, :at)")
 _SQL_INSERT_TASK = text(
-    "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before) "
-    "VALUES (:u, :t, :p, :s, 0, :at)")
+    "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before, "
+    "deps_left) VALUES (:u, :t, :p, :s, 0, :at, :n)")
 _SQL_FIND = text("SELECT * FROM executions WHERE tenant=:t AND id=:i")
 _SQL_SIGNAL = text(
     "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
@@ -138,7 +138,7 @@ def create_execution(
             return Created(found.uid, eid, False)
     conn.execute(_SQL_INSERT_TASK, [
         {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending",
-         "at": at}
+         "at": at, "n": len(t.depends_on)}
         for t in plan.tasks.values()
     ])
     conn.execute(_SQL_EVENT, {"u": uid, "at": at, "k": "scheduled", "t": None, "d": dumps(

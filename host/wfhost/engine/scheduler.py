@@ -21,7 +21,7 @@ import socket
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from wfhost.store import _sql as sql
 from wfhost.store._db import EV, E, H, J, T, W, dumps, now
 from wfhost.store.engine import skip_locked
 from wfhost.store.models import TERMINAL_TASK
+from wfpkg import TriggerRule
 from wfpkg.runner import TaskOutcome, TaskRequest
 
 from .catalog import Catalog
@@ -243,7 +244,7 @@ class Scheduler:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
             touched.add(run.uid)
             self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
-            self._propagate(conn, run.uid, [run.task_id], at)
+            self._propagate(conn, run.uid, run.task_id, "succeeded", at)
             return
         if conn.execute(sql.CURRENT, key).first() is None:
             return  # stale, as above
@@ -267,7 +268,7 @@ class Scheduler:
             conn.execute(update(T).where(where).values(
                 state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
             self._event(run.uid, "task_cancelled", run.task_id, at)
-            self._propagate(conn, run.uid, [run.task_id], at)
+            self._propagate(conn, run.uid, run.task_id, "cancelled", at)
         elif status == "continue_as_new":
             self._restart(conn, run.uid, outcome.output, at, "continued_as_new")
 
@@ -288,39 +289,49 @@ class Scheduler:
             state="failed", error=outcome.error, detail=_text(outcome.detail), finished_at=at,
             lease_owner=None, deadline=None))
         self._event(uid, "task_failed", task_id, at, attempt=attempt, error=outcome.error)
-        self._propagate(conn, uid, [task_id], at)
+        self._propagate(conn, uid, task_id, "failed", at)
 
-    def _propagate(self, conn: Connection, uid: str, finished: Iterable[str], at: float) -> None:
-        """Make dependents of finished tasks ready, or skip those that can no longer run."""
+    def _propagate(self, conn: Connection, uid: str, task_id: str, state: str, at: float) -> None:
+        """Make dependents of a finished task ready, or skip those that can no longer run.
+
+        Costs O(dependents) per finished task, not O(fan-in): a task with one
+        dependency is decided by that dependency's state alone; one with more
+        counts them down in ``deps_left`` and reads their states once, when
+        the last finishes (or at once when a failure decides it).
+        """
         plan, ex = self._plan(conn, uid)
-        frontier = list(finished)
+        frontier = [(task_id, state)]
         while frontier:
-            candidates = sorted({d for f in frontier for d in plan.dependents[f]},
-                                key=lambda t: plan.tasks[t].position)
-            frontier = []
-            if not candidates:
-                break
-            needed = {d for c in candidates for d in plan.tasks[c].depends_on} | set(candidates)
-            states: dict[str, str] = dict(conn.execute(sql.STATES, {"u": uid, "ids": sorted(needed)}).all())
-            for task_id in candidates:
-                if states.get(task_id) != "pending":
-                    continue
-                verdict = plan.tasks[task_id].decide(states)
+            done, done_state = frontier.pop(0)
+            single: list[str] = []
+            multi: list[str] = []
+            for d in plan.dependents[done]:
+                (single if len(plan.tasks[d].depends_on) == 1 else multi).append(d)
+            decide: list[tuple[str, dict[str, str]]] = [(d, {done: done_state}) for d in single]
+            if multi:
+                left: dict[str, int | None] = dict(conn.execute(sql.DEPENDENCY_DONE, {"u": uid, "ids": multi}).all())
+                for d in multi:
+                    if d not in left:
+                        continue  # no longer pending
+                    task, remaining = plan.tasks[d], left[d]
+                    if remaining is None or remaining <= 0 or (
+                            task.trigger is TriggerRule.ALL_SUCCESS and done_state != "succeeded"):
+                        decide.append((d, dict(conn.execute(
+                            sql.STATES, {"u": uid, "ids": list(task.depends_on)}).all())))
+            decide.sort(key=lambda item: plan.tasks[item[0]].position)
+            for d, states in decide:
+                task = plan.tasks[d]
+                verdict = task.decide(states)
                 if verdict is None:
                     continue
-                when = plan.tasks[task_id].when
-                if verdict == "ready" and when is not None:
-                    if not when.holds(self._merged(conn, uid, ex.input, plan, task_id)):
+                if verdict == "ready" and task.when is not None:
+                    if not task.when.holds(self._merged(conn, uid, ex.input, plan, d)):
                         verdict = "skipped"
                 if verdict == "ready":
-                    conn.execute(sql.MAKE_READY, {"u": uid, "t": task_id, "at": at})
-                else:
-                    conn.execute(update(T).where(
-                        T.c.execution_uid == uid, T.c.task_id == task_id, T.c.state == "pending"
-                    ).values(state="skipped", finished_at=at))
-                    self._event(uid, "task_skipped", task_id, at)
-                    frontier.append(task_id)
-                states[task_id] = verdict
+                    conn.execute(sql.MAKE_READY, {"u": uid, "t": d, "at": at})
+                elif conn.execute(sql.SKIP, {"u": uid, "t": d, "at": at}).rowcount:
+                    self._event(uid, "task_skipped", d, at)
+                    frontier.append((d, "skipped"))
 
     def _merged(self, conn: Connection, uid: str, execution_input: str, plan: WorkflowPlan,
                 task_id: str) -> dict[str, Any]:
@@ -341,6 +352,10 @@ class Scheduler:
             finished_at=None))
         conn.execute(update(T).where(T.c.execution_uid == uid, T.c.task_id.in_(plan.roots))
                      .values(state="ready"))
+        counted = [{"u": uid, "t": t.id, "n": len(t.depends_on)}
+                   for t in plan.tasks.values() if len(t.depends_on) > 1]
+        if counted:
+            conn.execute(sql.SET_DEPS_LEFT, counted)
         values: dict[str, Any] = {"run_no": ex.run_no + 1, "status": "running", "error": None}
         if new_input is not None:
             values["input"] = dumps(new_input)

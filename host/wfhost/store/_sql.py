@@ -14,6 +14,7 @@ __all__ = [
     "CLAIM",
     "COUNTS",
     "CURRENT",
+    "DEPENDENCY_DONE",
     "EXECUTION",
     "FINISH",
     "JOURNALS",
@@ -22,7 +23,9 @@ __all__ = [
     "OUTPUTS",
     "READY",
     "RETIRED",
+    "SET_DEPS_LEFT",
     "SET_STATUS",
+    "SKIP",
     "START_EXECUTIONS",
     "STATES",
     "SUCCEED",
@@ -40,6 +43,16 @@ STATES = text(
 ).bindparams(bindparam("ids", expanding=True))
 MAKE_READY = text(
     "UPDATE task_runs SET state='ready', not_before=:at "
+    "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
+# One dependency of each of these tasks finished: count it down, and say what is left
+# (readiness costs O(1) per finished task, whatever the fan-in).
+DEPENDENCY_DONE = text(
+    "UPDATE task_runs SET deps_left = deps_left - 1 "
+    "WHERE execution_uid=:u AND task_id IN :ids AND state='pending' "
+    "RETURNING task_id, deps_left").bindparams(bindparam("ids", expanding=True))
+SET_DEPS_LEFT = text("UPDATE task_runs SET deps_left=:n WHERE execution_uid=:u AND task_id=:t")
+SKIP = text(
+    "UPDATE task_runs SET state='skipped', finished_at=:at "
     "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
 COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
 EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
