@@ -83,3 +83,26 @@ def test_work_per_finished_task_does_not_grow_with_fan_in(tmp_path: Path, db_url
     assert big_statements <= small_statements * 1.25, (small_statements, big_statements)
     assert big_values <= small_values * 1.25, (small_values, big_values)
 
+
+def test_schedule_reads_a_package_manifest_once_per_version(tmp_path: Path, monkeypatch: Any) -> None:
+    from support.hosting import packaged_host
+
+    from wfpkg.manifest import Manifest
+
+    parsed: list[int] = []
+    original = Manifest.from_bytes.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Manifest], data: bytes) -> Manifest:
+        parsed.append(len(data))
+        return original(cls, data)  # type: ignore[no-any-return]
+
+    with packaged_host(tmp_path, ["data_processing"]) as host:
+        first = host.client.schedule("data_processing::data_processing", {"source": "s3://b"})
+        monkeypatch.setattr(Manifest, "from_bytes", classmethod(counting))
+        ids = [host.client.schedule("data_processing::data_processing", {"source": f"s3://{i}"})
+               for i in range(20)]
+        ids += host.client.schedule_many("data_processing::data_processing",
+                                         [{"source": "s3://many"}] * 5)
+        assert parsed == [], "schedule parsed the manifest of a version it had already read"
+        for eid in [first, *ids]:
+            assert host.wait(eid, timeout=60)["status"] == "succeeded"
