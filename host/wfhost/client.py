@@ -44,13 +44,15 @@ class Client:
             with no tenant acts for the tenant a full name
             (``tenant::package::workflow``) names, else for ``default``; one
             with a tenant refuses names of other tenants.
-        engine, catalog, on_change: given by a `Host` to share its own; a
-            standalone client creates (and owns) its engine.
+        engine, catalog, on_change, waiter: given by a `Host` to share its own
+            (``waiter`` is its `Host.wait`); a standalone client creates (and
+            owns) its engine.
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  tenant: str | None = None, engine: Engine | None = None,
-                 catalog: Catalog | None = None, on_change: Callable[..., None] | None = None) -> None:
+                 catalog: Catalog | None = None, on_change: Callable[..., None] | None = None,
+                 waiter: Callable[..., dict[str, Any]] | None = None) -> None:
         self.home = Path(home) if home else default_home()
         self.tenant = tenant or "default"
         self._acting_for = tenant
@@ -68,6 +70,7 @@ class Client:
         # Called after a commit that created work; ``scan=True`` when hosts must also look
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
+        self._waiter = waiter
 
     @property
     def registry(self) -> Any:
@@ -164,22 +167,32 @@ class Client:
         with self._reader.connect() as conn:
             return ops.list_executions(conn, owner, status, workflow, limit)
 
-    def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
-             interval: float = 0.02) -> dict[str, Any]:
+    def wait(self, execution_id: str, *, tenant: str | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
         """Block until the execution finishes (a running host must be working on it).
+
+        Woken, not polled: a `Host`'s own client waits on the host's finish
+        notice; a standalone one on the store (``LISTEN`` on PostgreSQL,
+        inotify on SQLite), re-reading the status only when it changed.
 
         Raises:
             TimeoutError: ``timeout`` seconds passed first.
         """
+        if self._waiter is not None:
+            return self._waiter(execution_id, tenant=tenant, timeout=timeout)
+        from .engine.watch import open_watch
+
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            state = self.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL:
-                return state
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
-            time.sleep(interval)
-            interval = min(interval * 1.5, 0.5)
+        with open_watch(self.engine) as watch:  # before the first read: no change goes unseen
+            while True:
+                state = self.status(execution_id, tenant=tenant)
+                if state["status"] in TERMINAL:
+                    return state
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(
+                        f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                watch.wait(remaining)
 
     # -- packages and trust -----------------------------------------------------------------
 

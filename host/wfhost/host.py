@@ -77,12 +77,13 @@ class Host:
             load_timeout=load_timeout, on_finished=self._finished,
             on_change=lambda: notify_hosts(self.engine, exclude=self.host_id))
         self.client = Client(self.home, tenant=tenant, engine=self.engine, catalog=self.catalog,
-                             on_change=self._changed)
+                             on_change=self._changed, waiter=self.wait)
         self._listener: WakeListener | None = None
         self._pg_listener: PgListener | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = threading.Condition()
+        self._generation = 0  # bumped under _done whenever a waited-for execution may have ended
         self.scheduler.add_finished_listener(self._note_finished)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -106,10 +107,10 @@ class Host:
         """Listen for wake-ups and record this host (its id holds the leases it takes)."""
         if self._listener is not None:
             return
-        self._listener = WakeListener(lambda: self.scheduler.wake(scan=True))
+        self._listener = WakeListener(self._woken)
         self._listener.start()
         if self.engine.dialect.name == "postgresql":
-            self._pg_listener = PgListener(self.url, lambda: self.scheduler.wake(scan=True))
+            self._pg_listener = PgListener(self.url, self._woken)
             self._pg_listener.start()
         with self.engine.begin() as conn:
             conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),
@@ -149,9 +150,15 @@ class Host:
         self.scheduler.wake(scan=scan)
         notify_hosts(self.engine, exclude=self.host_id)
 
-    def _note_finished(self, _uid: str, _status: str) -> None:
+    def _note_finished(self, _uid: str = "", _status: str = "") -> None:
         with self._done:
+            self._generation += 1
             self._done.notify_all()
+
+    def _woken(self) -> None:
+        # Another process changed the store (maybe finished an execution someone here awaits).
+        self.scheduler.wake(scan=True)
+        self._note_finished()
 
     def _finished(self, tenant: str, execution_id: str, workflow: str, status: str) -> None:
         call_hook(self.hooks, "wfhost_execution_finished", tenant=tenant,
@@ -161,13 +168,21 @@ class Host:
              timeout: float | None = None) -> dict[str, Any]:
         """Block until an execution finishes here or on another host; return its status.
 
+        Returns as soon as it ends: finishes on this host and wake-ups from
+        other hosts bump a generation under ``_done``; a status read that
+        started before a bump is followed by another read, never by a sleep.
+
         Raises:
             TimeoutError: ``timeout`` seconds passed first.
         """
         import time
 
+        from .engine.watch import FALLBACK_POLL_SECONDS
+
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            with self._done:
+                seen = self._generation
             state = self.client.status(execution_id, tenant=tenant)
             if state["status"] in TERMINAL:
                 return state
@@ -175,5 +190,7 @@ class Host:
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
             with self._done:
-                # Woken by any finish on this host; the bound covers finishes on other hosts.
-                self._done.wait(timeout=min(0.5, remaining) if remaining is not None else 0.5)
+                # The bound only covers a wake-up lost between machines.
+                bound = FALLBACK_POLL_SECONDS if remaining is None else min(remaining, FALLBACK_POLL_SECONDS)
+                if self._generation == seen:
+                    self._done.wait(timeout=bound)
