@@ -18,16 +18,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from .engine import executions as ops
-from .engine.catalog import Catalog
 from .engine.notify import notify_hosts
 from .errors import HostError, InvalidRequest, NotFound
 from .store._db import now
 from .store.engine import default_home, migrate, open_engine, reader, resolve_url
+
+if TYPE_CHECKING:
+    from .engine.catalog import Catalog
 
 __all__ = ["Client"]
 
@@ -62,15 +64,22 @@ class Client:
             migrate(engine)
         self.engine = engine
         self._reader = reader(engine)
-        if catalog is None:
-            from wfregistry import Registry
-
-            catalog = Catalog(Registry(engine, self.home / "packages"))
-        self.catalog = catalog
+        self._catalog = catalog  # made on first use: reading status needs no registry
         # Called after a commit that created work; ``scan=True`` when hosts must also look
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
         self._waiter = waiter
+
+    @property
+    def catalog(self) -> Catalog:
+        """Resolves workflow names (the host's own, or one over this client's registry)."""
+        if self._catalog is None:
+            from wfregistry import Registry
+
+            from .engine.catalog import Catalog
+
+            self._catalog = Catalog(Registry(self.engine, self.home / "packages"))
+        return self._catalog
 
     @property
     def registry(self) -> Any:
