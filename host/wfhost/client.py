@@ -46,6 +46,8 @@ class Client:
             with no tenant acts for the tenant a full name
             (``tenant::package::workflow``) names, else for ``default``; one
             with a tenant refuses names of other tenants.
+        durability: ``normal`` or ``full`` for the engine this client creates
+            (default ``$WFHOST_DURABILITY`` or ``normal``).
         engine, catalog, on_change, waiter: given by a `Host` to share its own
             (``waiter`` is its `Host.wait`); a standalone client creates (and
             owns) its engine.
@@ -54,13 +56,14 @@ class Client:
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  tenant: str | None = None, engine: Engine | None = None,
                  catalog: Catalog | None = None, on_change: Callable[..., None] | None = None,
-                 waiter: Callable[..., dict[str, Any]] | None = None) -> None:
+                 waiter: Callable[..., dict[str, Any]] | None = None,
+                 durability: str | None = None) -> None:
         self.home = Path(home) if home else default_home()
         self.tenant = tenant or "default"
         self._acting_for = tenant
         self._owns_engine = engine is None
         if engine is None:
-            engine = open_engine(resolve_url(self.home, database_url))
+            engine = open_engine(resolve_url(self.home, database_url), durability)
             migrate(engine)
         self.engine = engine
         self._reader = reader(engine)

@@ -55,17 +55,20 @@ class Host:
         load_timeout: seconds a package's worker may take to load.
         tenant: the tenant `client` acts for (see `Client`); plain-Python
             workflows are added for it (``default`` if none).
+        durability: ``normal`` or ``full`` (default ``$WFHOST_DURABILITY`` or
+            ``normal``): what a power loss may cost, see docs/executions.md.
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
-                 load_timeout: float = 30.0, tenant: str | None = None) -> None:
+                 load_timeout: float = 30.0, tenant: str | None = None,
+                 durability: str | None = None) -> None:
         from wfregistry import Registry, extension_manager
 
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.url = resolve_url(self.home, database_url)
-        self.engine = open_engine(self.url)
+        self.engine = open_engine(self.url, durability)
         migrate(self.engine)
         self.hooks = extension_manager()
         self.registry = Registry(self.engine, self.home / "packages", hooks=self.hooks)

@@ -216,10 +216,15 @@ def root(
     tenant: Annotated[str | None, typer.Option(  # noqa: UP007
         "--tenant", "-t", envvar="WFHOST_TENANT", show_envvar=True,
         help="The tenant to act for (default: 'default', or the one a full workflow name gives).")] = None,
+    durability: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--durability", envvar="WFHOST_DURABILITY", show_envvar=True,
+        help="normal (a power loss may lose the last commits) or full (fsync every commit).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run signed workflow packages durably: register, schedule, signal, watch."""
+    if durability:  # every store this process opens (host and client) follows it
+        os.environ["WFHOST_DURABILITY"] = durability
     ctx.obj = Settings(home, db or None, tenant or None)
 
 

@@ -1,6 +1,7 @@
 """Opening the durable store: one SQLAlchemy engine chosen by URL, migrated by Alembic.
 
-SQLite (WAL, ``synchronous=NORMAL``) under the host's home is the default;
+SQLite (WAL, ``synchronous=NORMAL``, or ``FULL`` with durability ``full``)
+under the host's home is the default;
 any SQLAlchemy URL works through ``WFHOST_DATABASE_URL``. Dialect specifics
 live here and in `dialect_supports_skip_locked`; the rest of the host writes
 portable SQL.
@@ -18,10 +19,12 @@ import platformdirs
 from sqlalchemy import Engine, create_engine, event
 
 __all__ = [
+    "DURABILITY",
     "default_home",
     "migrate",
     "open_engine",
     "reader",
+    "resolve_durability",
     "resolve_url",
     "schema_heads",
     "schema_stamp",
@@ -52,7 +55,32 @@ def resolve_url(home: Path | None = None, url: str | None = None) -> str:
     return f"sqlite:///{base / 'wfhost.db'}"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+DURABILITY = ("normal", "full")
+
+
+def resolve_durability(durability: str | None = None) -> str:
+    """The durability setting: explicit, else ``$WFHOST_DURABILITY``, else ``normal``.
+
+    ``normal``: SQLite ``synchronous=NORMAL`` (WAL): a crash of any process
+    loses nothing committed; a power loss or OS crash may lose the last
+    commits (never corrupts). ``full``: SQLite ``synchronous=FULL``, an fsync
+    per commit: a power loss loses nothing committed. On PostgreSQL,
+    ``normal`` keeps the server's own ``synchronous_commit`` and ``full``
+    sets it to ``on`` for the host's sessions (see docs/executions.md).
+
+    Raises:
+        InvalidRequest: anything but ``normal`` or ``full``.
+    """
+    value = (durability or os.environ.get("WFHOST_DURABILITY") or "normal").strip().lower()
+    if value not in DURABILITY:
+        from wfhost.errors import InvalidRequest
+
+        raise InvalidRequest(f"durability {value!r} is not one of: normal, full "
+                             "(--durability or WFHOST_DURABILITY)")
+    return value
+
+
+def _sqlite_setup(engine: Engine, durability: str) -> None:
     # Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two writers never
     # deadlock upgrading a read lock. Within one process they queue on a Python lock
     # first: a thread handoff instead of SQLite's sleeping busy handler. Readers
@@ -65,7 +93,7 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL" if durability == "full" else "PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -103,15 +131,26 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(wfhost_read=True)
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings the host relies on. The caller disposes it."""
+def open_engine(url: str, durability: str | None = None) -> Engine:
+    """Create an engine for ``url`` with the settings the host relies on. The caller disposes it.
+
+    ``durability`` is ``normal`` or ``full`` (default: `resolve_durability`).
+    """
+    level = resolve_durability(durability)
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=8, max_overflow=32)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, level)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    if level == "full":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET synchronous_commit = on")
+            dbapi_conn.commit()
+    return engine
 
 
 def skip_locked(engine: Engine) -> bool:
