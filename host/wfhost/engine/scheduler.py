@@ -31,15 +31,13 @@ from sqlalchemy import (
     and_,
     delete,
     func,
-    insert,
     or_,
     select,
-    text,
     update,
 )
 
 from wfhost.store import _sql as sql
-from wfhost.store._db import EV, E, H, J, T, W, dumps, now
+from wfhost.store._db import E, H, J, T, W, dumps, now
 from wfhost.store.engine import skip_locked
 from wfhost.store.models import TERMINAL_TASK
 from wfpkg import TriggerRule
@@ -211,7 +209,7 @@ class Scheduler:
             self._settle(conn, touched, at, finished)
             claimed = self._claim(conn, at)
             if self._events:
-                conn.execute(insert(EV), self._events)
+                sql.EVENTS.many(conn, self._events)
             next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         return claimed, next_due
 
@@ -224,7 +222,7 @@ class Scheduler:
     def _execution(self, conn: Connection, uid: str) -> Any:
         ex = self._executions.get(uid)
         if ex is None:
-            ex = self._executions[uid] = conn.execute(sql.EXECUTION, {"u": uid}).first()
+            ex = self._executions[uid] = sql.EXECUTION.run(conn, {"u": uid}).first()
         return ex
 
     def _plan(self, conn: Connection, uid: str) -> tuple[WorkflowPlan, Any]:
@@ -240,13 +238,13 @@ class Scheduler:
         key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
         if status == "succeeded":
-            if not conn.execute(sql.SUCCEED, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
+            if not sql.SUCCEED.run(conn, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
             touched.add(run.uid)
             self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
             self._propagate(conn, run.uid, run.task_id, "succeeded", at)
             return
-        if conn.execute(sql.CURRENT, key).first() is None:
+        if sql.CURRENT.run(conn, key).first() is None:
             return  # stale, as above
         touched.add(run.uid)
         where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
@@ -309,15 +307,14 @@ class Scheduler:
                 (single if len(plan.tasks[d].depends_on) == 1 else multi).append(d)
             decide: list[tuple[str, dict[str, str]]] = [(d, {done: done_state}) for d in single]
             if multi:
-                left: dict[str, int | None] = dict(conn.execute(sql.DEPENDENCY_DONE, {"u": uid, "ids": multi}).all())
+                left: dict[str, int | None] = dict(sql.DEPENDENCY_DONE.run(conn, {"u": uid, "ids": multi}).all())
                 for d in multi:
                     if d not in left:
                         continue  # no longer pending
                     task, remaining = plan.tasks[d], left[d]
                     if remaining is None or remaining <= 0 or (
                             task.trigger is TriggerRule.ALL_SUCCESS and done_state != "succeeded"):
-                        decide.append((d, dict(conn.execute(
-                            sql.STATES, {"u": uid, "ids": list(task.depends_on)}).all())))
+                        decide.append((d, dict(sql.STATES.run(conn, {"u": uid, "ids": list(task.depends_on)}).all())))
             decide.sort(key=lambda item: plan.tasks[item[0]].position)
             for d, states in decide:
                 task = plan.tasks[d]
@@ -328,8 +325,8 @@ class Scheduler:
                     if not task.when.holds(self._merged(conn, uid, ex.input, plan, d)):
                         verdict = "skipped"
                 if verdict == "ready":
-                    conn.execute(sql.MAKE_READY, {"u": uid, "t": d, "at": at})
-                elif conn.execute(sql.SKIP, {"u": uid, "t": d, "at": at}).rowcount:
+                    sql.MAKE_READY.run(conn, {"u": uid, "t": d, "at": at})
+                elif sql.SKIP.run(conn, {"u": uid, "t": d, "at": at}).rowcount:
                     self._event(uid, "task_skipped", d, at)
                     frontier.append((d, "skipped"))
 
@@ -355,7 +352,7 @@ class Scheduler:
         counted = [{"u": uid, "t": t.id, "n": len(t.depends_on)}
                    for t in plan.tasks.values() if len(t.depends_on) > 1]
         if counted:
-            conn.execute(sql.SET_DEPS_LEFT, counted)
+            sql.SET_DEPS_LEFT.many(conn, counted)
         values: dict[str, Any] = {"run_no": ex.run_no + 1, "status": "running", "error": None}
         if new_input is not None:
             values["input"] = dumps(new_input)
@@ -372,7 +369,7 @@ class Scheduler:
         """Finish executions with no task left to run; keep running/waiting status current."""
         while touched:
             uid = touched.pop()
-            counts: dict[str, int] = dict(conn.execute(sql.COUNTS, {"u": uid}).all())
+            counts: dict[str, int] = dict(sql.COUNTS.run(conn, {"u": uid}).all())
             ex = self._execution(conn, uid)
             if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
                 continue
@@ -382,14 +379,14 @@ class Scheduler:
                 idle = counts.get("waiting") and not (counts.get("running") or counts.get("ready"))
                 status = "waiting" if idle else "running"
                 if status != ex.status:
-                    conn.execute(sql.SET_STATUS, {"s": status, "u": uid})
+                    sql.SET_STATUS.run(conn, {"s": status, "u": uid})
                 continue
             self._finish(conn, ex, counts, at, touched, finished)
 
     def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
                 touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
         plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
-        rows = {r.task_id: r for r in conn.execute(sql.TASK_RESULTS, {"u": ex.uid})}
+        rows = {r.task_id: r for r in sql.TASK_RESULTS.run(conn, {"u": ex.uid})}
         output: dict[str, Any] = {}
         error = None
         for task_id in plan.order:
@@ -409,7 +406,7 @@ class Scheduler:
         if status == "failed" and ex.retries_left > 0 and not ex.cancel_requested:
             self._restart(conn, ex.uid, None, at, "retried")
             return
-        conn.execute(sql.FINISH, {"u": ex.uid, "s": status, "e": error, "at": at,
+        sql.FINISH.run(conn, {"u": ex.uid, "s": status, "e": error, "at": at,
                                    "o": dumps(output) if status == "succeeded" else None})
         self._executions.pop(ex.uid, None)
         self._event(ex.uid, f"execution_{status}", None, at, error=error)
@@ -510,7 +507,7 @@ class Scheduler:
         if self.catalog.registry is None or at < self._next_drain:
             return []
         self._next_drain = at + DRAIN_SECONDS
-        rows = conn.execute(sql.RETIRED).all()
+        rows = sql.RETIRED.run(conn).all()
         return [r for r in rows if Path(r.install_dir).exists()]
 
     # -- claiming -----------------------------------------------------------------------
@@ -520,8 +517,8 @@ class Scheduler:
         if room <= 0:
             return []
         limit = room * 2 if self.tenant_concurrency else room
-        q = text(sql.READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
-        rows = conn.execute(q, {"at": at, "n": limit}).all()
+        ready = sql.READY_SKIP_LOCKED if self._skip_locked else sql.READY
+        rows = ready.run(conn, {"at": at, "n": limit}).all()
         picked: list[Any] = []
         for r in rows:
             if len(picked) >= room:
@@ -542,11 +539,11 @@ class Scheduler:
             limit = plans[(r.package_version_id, r.tenant, r.package, r.workflow)].tasks[r.task_id].timeout
             return at + limit if limit else None
 
-        conn.execute(sql.CLAIM, [{"h": self.host_id, "s": at, "d": deadline(r),
+        sql.CLAIM.many(conn, [{"h": self.host_id, "s": at, "d": deadline(r),
                                    "u": r.execution_uid, "t": r.task_id} for r in picked])
         starting = sorted({r.execution_uid for r in picked if r.status != "running"})
         if starting:
-            conn.execute(sql.START_EXECUTIONS, {"at": at, "uids": starting})
+            sql.START_EXECUTIONS.run(conn, {"at": at, "uids": starting})
         # Upstream outputs and journals of the whole batch.
         wanted: dict[str, set[str]] = {}
         for r in picked:
@@ -555,11 +552,13 @@ class Scheduler:
         outputs = {}
         for uid, ids in wanted.items():
             if ids:
-                for o in conn.execute(sql.OUTPUTS, {"u": uid, "ids": sorted(ids)}):
+                for o in sql.OUTPUTS.run(conn, {"u": uid, "ids": sorted(ids)}):
                     outputs[(uid, o.task_id)] = o.output
-        mine = {(r.execution_uid, r.task_id) for r in picked}
+        # Only a task claimed before (since its execution last restarted) can have a journal.
+        mine = {(r.execution_uid, r.task_id) for r in picked if r.started_at is not None}
         journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for j in conn.execute(sql.JOURNALS, {"uids": sorted(wanted)}):
+        resumed = sorted({uid for uid, _task in mine})
+        for j in sql.JOURNALS.run(conn, {"uids": resumed}) if resumed else ():
             if (j.execution_uid, j.task_id) in mine:
                 journals.setdefault((j.execution_uid, j.task_id), []).append(
                     {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
@@ -582,7 +581,7 @@ class Scheduler:
 
     def _next_due(self, conn: Connection, at: float) -> float:
         """Seconds until the next timer, backoff, attempt deadline or execution deadline."""
-        row = conn.execute(sql.NEXT_DUE, {"at": at, "h": self.host_id}).one()
+        row = sql.NEXT_DUE.run(conn, {"at": at, "h": self.host_id}).one()
         due = [c for c in row if c is not None]
         return max(0.0, min(due) - at) if due else SCAN_SECONDS
 
