@@ -13,7 +13,6 @@ succeeded | failed | skipped | cancelled.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -26,42 +25,33 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Engine,
-    and_,
-    delete,
-    func,
-    or_,
-    select,
-    update,
 )
 
 from wfhost.store import _sql as sql
-from wfhost.store._db import E, H, J, T, W, dumps, now
+from wfhost.store._db import now
 from wfhost.store.engine import skip_locked
-from wfhost.store.models import TERMINAL_TASK
-from wfpkg import TriggerRule
 from wfpkg.runner import TaskOutcome, TaskRequest
 
 from .catalog import Catalog
+from .claims import Claims
 from .dispatch import Dispatcher
 from .durable import RunRef
-from .executions import request_cancel
-from .notify import host_alive
-from .plans import WorkflowPlan, merge_inputs
-from .waits import resolve_waits
+from .scans import HEARTBEAT_SECONDS, SCAN_SECONDS, Scans
 
-__all__ = ["Scheduler"]
+__all__ = ["HEARTBEAT_SECONDS", "SCAN_SECONDS", "Scheduler", "new_host_id"]
 
 log = logging.getLogger("wfhost.scheduler")
 
-HEARTBEAT_SECONDS = 2.0
-DRAIN_SECONDS = 5.0
-SCAN_SECONDS = 1.0
 
 
-class Scheduler:
+class Scheduler(Scans, Claims):
     """Runs executions durably against the store.
+
+    The roles live in their own modules: `Outcomes` (record outcomes,
+    propagate, settle executions), `Scans` (timers, timeouts, cancellations,
+    recovery) and `Claims` (claim ready tasks; the only code, besides this
+    class, that touches the in-flight attempts ``_running``).
 
     Args:
         engine: the store (owned by the caller).
@@ -212,384 +202,6 @@ class Scheduler:
                 sql.EVENTS.many(conn, self._events)
             next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         return claimed, next_due
-
-    def _release(self, run: RunRef) -> None:
-        if self._running.pop(run.run_id, None) is not None:
-            self._tenant_running[run.tenant] -= 1
-
-    # -- outcomes -----------------------------------------------------------------------
-
-    def _execution(self, conn: Connection, uid: str) -> Any:
-        ex = self._executions.get(uid)
-        if ex is None:
-            ex = self._executions[uid] = sql.EXECUTION.run(conn, {"u": uid}).first()
-        return ex
-
-    def _plan(self, conn: Connection, uid: str) -> tuple[WorkflowPlan, Any]:
-        ex = self._execution(conn, uid)
-        return self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow), ex
-
-    def _event(self, uid: str, kind: str, task_id: str | None, at: float, **detail: Any) -> None:
-        self._events.append({"execution_uid": uid, "at": at, "kind": kind, "task_id": task_id,
-                             "detail": dumps(detail) if detail else None})
-
-    def _apply(self, conn: Connection, run: RunRef, outcome: TaskOutcome, at: float,
-               touched: set[str]) -> None:
-        key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
-        status = outcome.status
-        if status == "succeeded":
-            if not sql.SUCCEED.run(conn, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
-                return  # a stale attempt: timed out, cancelled or recovered meanwhile
-            touched.add(run.uid)
-            self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
-            self._propagate(conn, run.uid, run.task_id, "succeeded", at)
-            return
-        if sql.CURRENT.run(conn, key).first() is None:
-            return  # stale, as above
-        touched.add(run.uid)
-        where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
-        if status == "succeeded":
-            pass
-        elif status == "failed":
-            self._fail(conn, run.uid, run.task_id, run.attempt, outcome, at)
-        elif status == "suspended":
-            still_open = conn.execute(select(func.count()).select_from(W).where(
-                W.c.execution_uid == run.uid, W.c.task_id == run.task_id,
-                W.c.status == "open")).scalar_one()
-            state = "waiting" if still_open else "ready"
-            conn.execute(update(T).where(where).values(
-                state=state, lease_owner=None, deadline=None, not_before=at,
-                attempt=run.attempt - 1))  # waiting is not a failed attempt
-            detail = (outcome.detail or {}).get("waiting_for") if isinstance(outcome.detail, dict) else None
-            self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=detail)
-        elif status == "cancelled":
-            conn.execute(update(T).where(where).values(
-                state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
-            self._event(run.uid, "task_cancelled", run.task_id, at)
-            self._propagate(conn, run.uid, run.task_id, "cancelled", at)
-        elif status == "continue_as_new":
-            self._restart(conn, run.uid, outcome.output, at, "continued_as_new")
-
-    def _fail(self, conn: Connection, uid: str, task_id: str, attempt: int, outcome: TaskOutcome,
-              at: float) -> None:
-        plan, _ = self._plan(conn, uid)
-        policy = plan.tasks[task_id].retry
-        where = and_(T.c.execution_uid == uid, T.c.task_id == task_id)
-        if outcome.retryable and attempt < policy.attempts:
-            delay = policy.delay(attempt, self._rng)
-            conn.execute(update(T).where(where).values(
-                state="ready", not_before=at + delay, error=outcome.error, lease_owner=None,
-                deadline=None, detail=_text(outcome.detail)))
-            self._event(uid, "task_retrying", task_id, at, attempt=attempt,
-                      error=outcome.error, delay=round(delay, 3))
-            return
-        conn.execute(update(T).where(where).values(
-            state="failed", error=outcome.error, detail=_text(outcome.detail), finished_at=at,
-            lease_owner=None, deadline=None))
-        self._event(uid, "task_failed", task_id, at, attempt=attempt, error=outcome.error)
-        self._propagate(conn, uid, task_id, "failed", at)
-
-    def _propagate(self, conn: Connection, uid: str, task_id: str, state: str, at: float) -> None:
-        """Make dependents of a finished task ready, or skip those that can no longer run.
-
-        Costs O(dependents) per finished task, not O(fan-in): a task with one
-        dependency is decided by that dependency's state alone; one with more
-        counts them down in ``deps_left`` and reads their states once, when
-        the last finishes (or at once when a failure decides it).
-        """
-        plan, ex = self._plan(conn, uid)
-        frontier = [(task_id, state)]
-        while frontier:
-            done, done_state = frontier.pop(0)
-            single: list[str] = []
-            multi: list[str] = []
-            for d in plan.dependents[done]:
-                (single if len(plan.tasks[d].depends_on) == 1 else multi).append(d)
-            decide: list[tuple[str, dict[str, str]]] = [(d, {done: done_state}) for d in single]
-            if multi:
-                left: dict[str, int | None] = dict(sql.DEPENDENCY_DONE.run(conn, {"u": uid, "ids": multi}).all())
-                for d in multi:
-                    if d not in left:
-                        continue  # no longer pending
-                    task, remaining = plan.tasks[d], left[d]
-                    if remaining is None or remaining <= 0 or (
-                            task.trigger is TriggerRule.ALL_SUCCESS and done_state != "succeeded"):
-                        decide.append((d, dict(sql.STATES.run(conn, {"u": uid, "ids": list(task.depends_on)}).all())))
-            decide.sort(key=lambda item: plan.tasks[item[0]].position)
-            for d, states in decide:
-                task = plan.tasks[d]
-                verdict = task.decide(states)
-                if verdict is None:
-                    continue
-                if verdict == "ready" and task.when is not None:
-                    if not task.when.holds(self._merged(conn, uid, ex.input, plan, d)):
-                        verdict = "skipped"
-                if verdict == "ready":
-                    sql.MAKE_READY.run(conn, {"u": uid, "t": d, "at": at})
-                elif sql.SKIP.run(conn, {"u": uid, "t": d, "at": at}).rowcount:
-                    self._event(uid, "task_skipped", d, at)
-                    frontier.append((d, "skipped"))
-
-    def _merged(self, conn: Connection, uid: str, execution_input: str, plan: WorkflowPlan,
-                task_id: str) -> dict[str, Any]:
-        deps = plan.tasks[task_id].depends_on
-        outputs: dict[str, str | None] = dict(conn.execute(select(T.c.task_id, T.c.output).where(
-            T.c.execution_uid == uid, T.c.task_id.in_(deps))).all()) if deps else {}
-        return merge_inputs(execution_input, [outputs.get(d) for d in deps])
-
-    def _restart(self, conn: Connection, uid: str, new_input: dict[str, Any] | None, at: float,
-                 why: str) -> None:
-        """Continue-as-new (fresh input) or a child retry (same input): empty journal, roots ready."""
-        plan, ex = self._plan(conn, uid)
-        conn.execute(delete(J).where(J.c.execution_uid == uid))
-        conn.execute(delete(W).where(W.c.execution_uid == uid))
-        conn.execute(update(T).where(T.c.execution_uid == uid).values(
-            state="pending", attempt=0, not_before=at, lease_owner=None, deadline=None,
-            output=None, error=None, detail=None, waiting_for=None, started_at=None,
-            finished_at=None))
-        conn.execute(update(T).where(T.c.execution_uid == uid, T.c.task_id.in_(plan.roots))
-                     .values(state="ready"))
-        counted = [{"u": uid, "t": t.id, "n": len(t.depends_on)}
-                   for t in plan.tasks.values() if len(t.depends_on) > 1]
-        if counted:
-            sql.SET_DEPS_LEFT.many(conn, counted)
-        values: dict[str, Any] = {"run_no": ex.run_no + 1, "status": "running", "error": None}
-        if new_input is not None:
-            values["input"] = dumps(new_input)
-        else:
-            values["retries_left"] = ex.retries_left - 1
-        conn.execute(update(E).where(E.c.uid == uid).values(**values))
-        self._executions.pop(uid, None)
-        self._event(uid, why, None, at, run=ex.run_no + 1)
-
-    # -- settling executions -----------------------------------------------------------
-
-    def _settle(self, conn: Connection, touched: set[str], at: float,
-                finished: list[tuple[str, str, str, str, str]]) -> None:
-        """Finish executions with no task left to run; keep running/waiting status current."""
-        while touched:
-            uid = touched.pop()
-            counts: dict[str, int] = dict(sql.COUNTS.run(conn, {"u": uid}).all())
-            ex = self._execution(conn, uid)
-            if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
-                continue
-            live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
-            if live:
-                # Waiting: nothing can run until a wait is satisfied (pending tasks are behind it).
-                idle = counts.get("waiting") and not (counts.get("running") or counts.get("ready"))
-                status = "waiting" if idle else "running"
-                if status != ex.status:
-                    sql.SET_STATUS.run(conn, {"s": status, "u": uid})
-                continue
-            self._finish(conn, ex, counts, at, touched, finished)
-
-    def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
-                touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
-        plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
-        rows = {r.task_id: r for r in sql.TASK_RESULTS.run(conn, {"u": ex.uid})}
-        output: dict[str, Any] = {}
-        error = None
-        for task_id in plan.order:
-            r = rows[task_id]
-            if r.state == "succeeded" and r.output:
-                output.update(json.loads(r.output))
-            if r.state == "failed" and error is None:
-                error = f"task {task_id!r} failed after {r.attempt} attempt(s): {r.error}"
-        if ex.cancel_requested and ex.cancelled_by == "timeout":
-            status, error = "failed", f"execution exceeded its timeout of {ex.timeout:g}s"
-        elif ex.cancel_requested:
-            status, error = "cancelled", f"cancelled by {ex.cancelled_by}"
-        elif counts.get("failed"):
-            status = "failed"
-        else:
-            status = "succeeded"
-        if status == "failed" and ex.retries_left > 0 and not ex.cancel_requested:
-            self._restart(conn, ex.uid, None, at, "retried")
-            return
-        sql.FINISH.run(conn, {"u": ex.uid, "s": status, "e": error, "at": at,
-                                   "o": dumps(output) if status == "succeeded" else None})
-        self._executions.pop(ex.uid, None)
-        self._event(ex.uid, f"execution_{status}", None, at, error=error)
-        finished.append((ex.uid, ex.tenant, ex.id, f"{ex.package}::{ex.workflow}", status))
-        if status != "succeeded":  # policy: a failed or cancelled parent cancels its children
-            for child in conn.execute(select(E.c.id).where(
-                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")))):
-                request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", status, at)
-                self.wake(scan=True)
-        if ex.parent_uid:
-            parent = conn.execute(select(E.c.tenant, E.c.status).where(E.c.uid == ex.parent_uid)).first()
-            if parent is not None and parent.status not in ("succeeded", "failed", "cancelled"):
-                if resolve_waits(conn, parent.tenant, ex.parent_uid, at):
-                    touched.add(ex.parent_uid)
-
-    # -- scans --------------------------------------------------------------------------
-
-    def _heartbeat(self, conn: Connection, at: float) -> None:
-        conn.execute(update(H).where(H.c.id == self.host_id).values(heartbeat_at=at))
-        self._next_heartbeat = at + HEARTBEAT_SECONDS
-        # Recover attempts leased by hosts that are gone: at-least-once for task bodies.
-        hosts = conn.execute(select(H.c.id, H.c.hostname, H.c.pid, H.c.heartbeat_at, H.c.stopped)).all()
-        live = [h.id for h in hosts if h.id == self.host_id or host_alive(h, at)]
-        orphans = conn.execute(select(T.c.execution_uid, T.c.task_id).where(
-            T.c.state == "running",
-            or_(T.c.lease_owner.is_(None), T.c.lease_owner.not_in(live)))).all()
-        for o in orphans:
-            conn.execute(update(T).where(T.c.execution_uid == o.execution_uid,
-                                         T.c.task_id == o.task_id, T.c.state == "running")
-                         .values(state="ready", attempt=T.c.attempt - 1, lease_owner=None,
-                                 not_before=at, deadline=None))
-            self._event(o.execution_uid, "task_recovered", o.task_id, at)
-        forgotten = [h.id for h in hosts if h.id not in live and h.heartbeat_at < at - 3600]
-        if forgotten:
-            conn.execute(delete(H).where(H.c.id.in_(forgotten)))
-
-    def _fire_timers(self, conn: Connection, at: float, touched: set[str]) -> None:
-        due = conn.execute(select(W.c.execution_uid, E.c.tenant).distinct().select_from(
-            W.join(E, E.c.uid == W.c.execution_uid)).where(
-            W.c.status == "open", W.c.due_at <= at)).all()
-        for row in due:
-            if resolve_waits(conn, row.tenant, row.execution_uid, at):
-                touched.add(row.execution_uid)
-
-    def _expire_tasks(self, conn: Connection, at: float, touched: set[str]) -> None:
-        late = conn.execute(select(T.c.execution_uid, T.c.task_id, T.c.attempt).where(
-            T.c.state == "running", T.c.lease_owner == self.host_id, T.c.deadline <= at)).all()
-        for row in late:
-            run = next((r for r in self._running.values()
-                        if r.uid == row.execution_uid and r.task_id == row.task_id), None)
-            if run is not None:
-                self._release(run)
-            plan, _ = self._plan(conn, row.execution_uid)
-            limit = plan.tasks[row.task_id].timeout
-            touched.add(row.execution_uid)
-            self._fail(conn, row.execution_uid, row.task_id, row.attempt, TaskOutcome(
-                "failed", error=f"TaskTimeout: attempt {row.attempt} exceeded the task timeout "
-                                f"of {limit:g}s", retryable=True), at)
-        expired = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
-            E.c.status.in_(("pending", "running", "waiting")), E.c.deadline <= at,
-            E.c.cancel_requested.is_(False))).all()
-        for ex in expired:
-            conn.execute(update(E).where(E.c.uid == ex.uid).values(
-                cancel_requested=True, cancelled_by="timeout"))
-            self._executions.pop(ex.uid, None)
-            self._event(ex.uid, "execution_timed_out", None, at)
-
-    def _apply_cancellations(self, conn: Connection, at: float,
-                             touched: set[str]) -> list[tuple[str, str, str]]:
-        rows = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
-            E.c.cancel_requested.is_(True),
-            E.c.status.in_(("pending", "running", "waiting")))).all()
-        out = []
-        for ex in rows:
-            # Running attempts are cancelled too: their threads cannot be killed, but they
-            # see ctx.is_cancelled, get Cancelled at their next durable call, and whatever
-            # they return later is discarded as stale.
-            stopped = conn.execute(update(T).where(
-                T.c.execution_uid == ex.uid,
-                T.c.state.in_(("pending", "ready", "waiting", "running"))
-            ).values(state="cancelled", finished_at=at, waiting_for=None,
-                     lease_owner=None)).rowcount
-            conn.execute(update(W).where(W.c.execution_uid == ex.uid, W.c.status == "open")
-                         .values(status="cancelled"))
-            if stopped:
-                self._event(ex.uid, "tasks_cancelled", None, at, count=stopped)
-            for child in conn.execute(select(E.c.id).where(
-                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")),
-                    E.c.cancel_requested.is_(False))):
-                request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", "parent cancelled", at)
-                self.wake(scan=True)
-            touched.add(ex.uid)
-            out.append((ex.uid, ex.tenant, ex.id))
-        return out
-
-    def _drained_versions(self, conn: Connection, at: float) -> list[Any]:
-        """Retired package versions that no unfinished execution uses any more."""
-        if self.catalog.registry is None or at < self._next_drain:
-            return []
-        self._next_drain = at + DRAIN_SECONDS
-        rows = sql.RETIRED.run(conn).all()
-        return [r for r in rows if Path(r.install_dir).exists()]
-
-    # -- claiming -----------------------------------------------------------------------
-
-    def _claim(self, conn: Connection, at: float) -> list[tuple[RunRef, TaskRequest]]:
-        room = self.max_concurrency - len(self._running)
-        if room <= 0:
-            return []
-        limit = room * 2 if self.tenant_concurrency else room
-        ready = sql.READY_SKIP_LOCKED if self._skip_locked else sql.READY
-        rows = ready.run(conn, {"at": at, "n": limit}).all()
-        picked: list[Any] = []
-        for r in rows:
-            if len(picked) >= room:
-                break
-            if self.tenant_concurrency is not None:
-                if self._tenant_running.get(r.tenant, 0) >= self.tenant_concurrency:
-                    continue
-            self._tenant_running[r.tenant] = self._tenant_running.get(r.tenant, 0) + 1
-            picked.append(r)
-        if not picked:
-            return []
-        plans = {}
-        for r in picked:
-            key = (r.package_version_id, r.tenant, r.package, r.workflow)
-            if key not in plans:
-                plans[key] = self.catalog.plan(*key)
-        def deadline(r: Any) -> float | None:
-            limit = plans[(r.package_version_id, r.tenant, r.package, r.workflow)].tasks[r.task_id].timeout
-            return at + limit if limit else None
-
-        sql.CLAIM.many(conn, [{"h": self.host_id, "s": at, "d": deadline(r),
-                                   "u": r.execution_uid, "t": r.task_id} for r in picked])
-        starting = sorted({r.execution_uid for r in picked if r.status != "running"})
-        if starting:
-            sql.START_EXECUTIONS.run(conn, {"at": at, "uids": starting})
-        # Upstream outputs and journals of the whole batch.
-        wanted: dict[str, set[str]] = {}
-        for r in picked:
-            plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
-            wanted.setdefault(r.execution_uid, set()).update(plan.tasks[r.task_id].depends_on)
-        outputs = {}
-        for uid, ids in wanted.items():
-            if ids:
-                for o in sql.OUTPUTS.run(conn, {"u": uid, "ids": sorted(ids)}):
-                    outputs[(uid, o.task_id)] = o.output
-        # Only a task claimed before (since its execution last restarted) can have a journal.
-        mine = {(r.execution_uid, r.task_id) for r in picked if r.started_at is not None}
-        journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        resumed = sorted({uid for uid, _task in mine})
-        for j in sql.JOURNALS.run(conn, {"uids": resumed}) if resumed else ():
-            if (j.execution_uid, j.task_id) in mine:
-                journals.setdefault((j.execution_uid, j.task_id), []).append(
-                    {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
-        claimed = []
-        for r in picked:
-            plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
-            deps = plan.tasks[r.task_id].depends_on
-            run = RunRef(uuid.uuid4().hex, r.execution_uid, r.tenant, r.id, r.task_id,
-                         r.attempt + 1, r.package, r.version, r.package_version_id, r.workflow)
-            request = TaskRequest(
-                run_id=run.run_id, tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
-                task_id=r.task_id, attempt=r.attempt + 1,
-                input=merge_inputs(r.input, [outputs.get((r.execution_uid, d)) for d in deps]),
-                journal=journals.get((r.execution_uid, r.task_id), []))
-            self._running[run.run_id] = run
-            claimed.append((run, request))
-        for r in picked:
-            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1)
-        return claimed
-
-    def _next_due(self, conn: Connection, at: float) -> float:
-        """Seconds until the next timer, backoff, attempt deadline or execution deadline."""
-        row = sql.NEXT_DUE.run(conn, {"at": at, "h": self.host_id}).one()
-        due = [c for c in row if c is not None]
-        return max(0.0, min(due) - at) if due else SCAN_SECONDS
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else dumps(value)
 
 
 def new_host_id() -> str:
