@@ -136,7 +136,10 @@ class Outcomes:
                 (single if len(plan.tasks[d].depends_on) == 1 else multi).append(d)
             decide: list[tuple[str, dict[str, str]]] = [(d, {done: done_state}) for d in single]
             if multi:
-                left: dict[str, int | None] = dict(sql.DEPENDENCY_DONE.run(conn, {"u": uid, "ids": multi}).all())
+                left: dict[str, int | None] = {
+                    r.task_id: r.deps_left
+                    for r in sql.DEPENDENCY_DONE.run(conn, {"u": uid, "ids": multi})
+                    if r.state == "pending"}
                 for d in multi:
                     if d not in left:
                         continue  # no longer pending
@@ -145,6 +148,7 @@ class Outcomes:
                             task.trigger is TriggerRule.ALL_SUCCESS and done_state != "succeeded"):
                         decide.append((d, dict(sql.STATES.run(conn, {"u": uid, "ids": list(task.depends_on)}).all())))
             decide.sort(key=lambda item: plan.tasks[item[0]].position)
+            ready: list[dict[str, Any]] = []
             for d, states in decide:
                 task = plan.tasks[d]
                 verdict = task.decide(states)
@@ -154,10 +158,11 @@ class Outcomes:
                     if not task.when.holds(self._merged(conn, uid, ex.input, plan, d)):
                         verdict = "skipped"
                 if verdict == "ready":
-                    sql.MAKE_READY.run(conn, {"u": uid, "t": d, "at": at})
+                    ready.append({"u": uid, "t": d, "at": at})
                 elif sql.SKIP.run(conn, {"u": uid, "t": d, "at": at}).rowcount:
                     self._event(uid, "task_skipped", d, at)
                     frontier.append((d, "skipped"))
+            sql.MAKE_READY.many(conn, ready)  # a fan-out's tasks in one executemany
 
     def _merged(self, conn: Connection, uid: str, execution_input: str, plan: WorkflowPlan,
                 task_id: str) -> dict[str, Any]:

@@ -159,8 +159,8 @@ MAKE_READY = Statement(
 # (readiness costs O(1) per finished task, whatever the fan-in).
 DEPENDENCY_DONE = Statement(
     "UPDATE task_runs SET deps_left = deps_left - 1 "
-    "WHERE execution_uid=:u AND task_id IN :ids AND state='pending' "
-    "RETURNING task_id, deps_left")
+    "WHERE execution_uid=:u AND task_id IN :ids "
+    "RETURNING task_id, deps_left, state")  # no state in WHERE: the primary key finds the rows
 SET_DEPS_LEFT = Statement("UPDATE task_runs SET deps_left=:n WHERE execution_uid=:u AND task_id=:t")
 SKIP = Statement(
     "UPDATE task_runs SET state='skipped', finished_at=:at "
