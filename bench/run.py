@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -150,12 +151,102 @@ def bench_start(db: str | None) -> dict[str, float]:
     return {"seconds": elapsed}
 
 
+def fanout_sink(n: int) -> Workflow:
+    """A root, n parallel tasks, and a sink that depends on all n."""
+    wf = Workflow(f"fanout_sink{n}")
+    wf.add_task(noop, id="root")
+    for i in range(n):
+        wf.add_task(noop, id=f"leaf{i}", depends_on=["root"])
+    wf.add_task(noop, id="sink", depends_on=[f"leaf{i}" for i in range(n)])
+    return wf
+
+
+def bench_fanout_sink(db: str | None, n: int = 500) -> dict[str, float]:
+    """One execution: a root, n parallel no-op tasks, and a sink depending on all n."""
+    elapsed = _run_once(db, fanout_sink(n))
+    return {"seconds": elapsed, "ms_per_task": elapsed / (n + 2) * 1000}
+
+
+def bench_fanout_sink2000(db: str | None) -> dict[str, float]:
+    """As `bench_fanout_sink` with 2,000."""
+    return bench_fanout_sink(db, 2000)
+
+
+def bench_signals(db: str | None, n: int = 200) -> dict[str, float]:
+    """n executions parked on a signal; one signal each, sent back to back.
+
+    ``ms_per_signal`` is the time from the first `signal` call until all n
+    have finished, per signal; latency is from just before each `signal` call
+    to the resumed task's step running.
+    """
+    resumed: dict[int, float] = {}
+    wf = Workflow("parked")
+
+    @wf.task()
+    def park(ctx: Context) -> None:
+        ctx.wait_for_signal("go")
+        i = ctx["i"]
+        resumed.setdefault(i, time.perf_counter())
+
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        done = _finish_counter(host, n)
+        ids = host.client.schedule_many("local::parked", [{"i": i} for i in range(n)])
+        from sqlalchemy import text
+
+        while True:  # every task suspended on its wait
+            with host.engine.connect() as conn:
+                if conn.execute(text("SELECT COUNT(*) FROM task_runs WHERE state='waiting'")).scalar() >= n:
+                    break
+            time.sleep(0.01)
+        sent: dict[int, float] = {}
+        t = time.perf_counter()
+        for i, eid in enumerate(ids):
+            sent[i] = time.perf_counter()
+            host.client.signal(eid, "go", 1)
+        if not done.wait(300):
+            raise TimeoutError("signalled executions did not finish")
+        elapsed = time.perf_counter() - t
+    lat = sorted((resumed[i] - sent[i]) * 1000 for i in range(n))
+    return {"ms_per_signal": elapsed / n * 1000, "latency_median_ms": statistics.median(lat),
+            "latency_p99_ms": lat[int(0.99 * (n - 1))]}
+
+
+_START_EXIT = """
+import sys, time
+t = time.perf_counter()
+from wfhost import Host
+from wfpkg import Workflow
+wf = Workflow("one")
+wf.add_task(lambda ctx: None, id="t")
+with Host(home=sys.argv[1], database_url=sys.argv[2] or None) as host:
+    host.add_workflow(wf)
+    assert host.wait(host.client.schedule("local::one", {}), timeout=60)["status"] == "succeeded"
+"""
+
+
+def bench_start_exit(db: str | None) -> dict[str, float]:
+    """A fresh process: start a host on a fresh store, run one one-task workflow, exit."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if db:
+            _host(db, [])[0].close()  # a clean database, as a fresh home is
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _START_EXIT, tmp, db or ""], check=True)
+        return {"seconds": time.perf_counter() - t}
+
+
 WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
     "chain": bench_chain,
     "fanout": bench_fanout,
+    "fanout_sink": bench_fanout_sink,
+    "fanout_sink2000": bench_fanout_sink2000,
+    "signals": bench_signals,
     "many": bench_many,
     "many_bulk": bench_many_bulk,
     "start": bench_start,
+    "start_exit": bench_start_exit,
 }
 
 
@@ -187,6 +278,8 @@ def cli(workloads: dict[str, Callable[[str | None], dict[str, Any]]], descriptio
     report = {}
     for name in args.workloads or list(workloads):
         runs = [workloads[name](args.db) for _ in range(args.repeat)]
+        for r in runs:  # this process's peak so far (run a workload alone for its own peak)
+            r["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         medians = {k: _median([r[k] for r in runs]) for k in runs[0]}
         report[name] = {"median": medians, "runs": runs}
         if not args.json:
@@ -198,7 +291,10 @@ def cli(workloads: dict[str, Callable[[str | None], dict[str, Any]]], descriptio
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli(WORKLOADS, __doc__, argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import packaged  # bench/packaged.py: the same workloads with tasks in a worker process
+
+    return cli({**WORKLOADS, **packaged.WORKLOADS}, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 
 from wfpkg.errors import Timeout
-from wfregistry import PackageInfo, Registry
 
 from .engine import executions as ops
-from .engine.catalog import Catalog
 from .engine.notify import notify_hosts
 from .engine.schedules import ScheduleInfo, Schedules
 from .errors import HostError, InvalidRequest
@@ -37,6 +35,9 @@ from .walls import resolve_isolation, secure_home, walls_for
 
 if TYPE_CHECKING:
     from wfregistry import PackageInfo, Registry
+
+if TYPE_CHECKING:
+    from .engine.catalog import Catalog
 
 __all__ = ["Client"]
 
@@ -51,13 +52,18 @@ class Client:
             with no tenant acts for the tenant a full name
             (``tenant::package::workflow``) names, else for ``default``; one
             with a tenant refuses names of other tenants.
-        engine, catalog, on_change: given by a `Host` to share its own; a
-            standalone client creates (and owns) its engine.
+        durability: ``normal`` or ``full`` for the engine this client creates
+            (default ``$WFHOST_DURABILITY`` or ``normal``).
+        engine, catalog, on_change, waiter: given by a `Host` to share its own
+            (``waiter`` is its `Host.wait`); a standalone client creates (and
+            owns) its engine.
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  tenant: str | None = None, engine: Engine | None = None,
-                 catalog: Catalog | None = None, on_change: Callable[..., None] | None = None) -> None:
+                 catalog: Catalog | None = None, on_change: Callable[..., None] | None = None,
+                 waiter: Callable[..., Execution] | None = None,
+                 durability: str | None = None) -> None:
         self.home = Path(home) if home else default_home()
         self.tenant = tenant or "default"
         self._acting_for = tenant
@@ -65,22 +71,31 @@ class Client:
         if engine is None:
             url = resolve_url(self.home, database_url)
             secure_home(self.home, url)
-            engine = open_engine(url)
+            engine = open_engine(url, durability)
             migrate(engine)
             secure_home(self.home, url)
         self.engine = engine
         self._reader = reader(engine)
-        if catalog is None:
-            from wfregistry import Registry
-
-            registry = Registry(engine, self.home / "packages")
-            registry.walls = walls_for(self.home, engine.url.render_as_string(hide_password=False),
-                                       resolve_isolation(None), registry.policy)
-            catalog = Catalog(registry)
-        self.catalog = catalog
+        self._catalog = catalog  # made on first use: reading status needs no registry
         # Called after a commit that created work; ``scan=True`` when hosts must also look
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
+        self._waiter = waiter
+
+    @property
+    def catalog(self) -> Catalog:
+        """Resolves workflow names (the host's own, or one over this client's registry)."""
+        if self._catalog is None:
+            from wfregistry import Registry
+
+            from .engine.catalog import Catalog
+
+            registry = Registry(self.engine, self.home / "packages")
+            # A registration's trial load runs behind the same walls as a host's workers.
+            registry.walls = walls_for(self.home, self.engine.url.render_as_string(hide_password=False),
+                                       resolve_isolation(None), registry.policy)
+            self._catalog = Catalog(registry)
+        return self._catalog
 
     @staticmethod
     def connect(url: str, token: str, *, tenant: str | None = None) -> Any:
@@ -209,22 +224,31 @@ class Client:
         self._on_change(scan=True)
         return reset
 
-    def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
-             interval: float = 0.02) -> Execution:
+    def wait(self, execution_id: str, *, tenant: str | None = None,
+             timeout: float | None = None) -> Execution:
         """Block until the execution finishes (a running host must be working on it).
+
+        Woken, not polled: a `Host`'s own client waits on the host's finish
+        notice; a standalone one on the store (``LISTEN`` on PostgreSQL,
+        inotify on SQLite), re-reading the status only when it changed.
 
         Raises:
             Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
+        if self._waiter is not None:
+            return self._waiter(execution_id, tenant=tenant, timeout=timeout)
+        from .engine.watch import open_watch
+
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            state = self.status(execution_id, tenant=tenant)
-            if state.finished:
-                return state
-            if deadline is not None and time.monotonic() > deadline:
-                raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
-            time.sleep(interval)
-            interval = min(interval * 1.5, 0.5)
+        with open_watch(self.engine) as watch:  # before the first read: no change goes unseen
+            while True:
+                state = self.status(execution_id, tenant=tenant)
+                if state.finished:
+                    return state
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
+                watch.wait(remaining)
 
     # -- schedules ---------------------------------------------------------------------------
 

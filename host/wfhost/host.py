@@ -60,6 +60,8 @@ class Host:
         isolation: ``strict`` (the default, or ``$WFHOST_ISOLATION``): every
             worker sandboxed, and the host refuses to start where a wall is
             missing; ``none``: no sandbox (a single-tenant machine).
+        durability: ``normal`` or ``full`` (default ``$WFHOST_DURABILITY`` or
+            ``normal``): what a power loss may cost, see docs/executions.md.
 
     Raises:
         IsolationUnavailable: strict isolation on a machine lacking a wall (named).
@@ -68,7 +70,7 @@ class Host:
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
                  load_timeout: float = 30.0, tenant: str | None = None,
-                 isolation: str | None = None) -> None:
+                 isolation: str | None = None, durability: str | None = None) -> None:
         from wfregistry import Registry, extension_manager
 
         self.isolation = resolve_isolation(isolation)
@@ -76,7 +78,7 @@ class Host:
         self.home = Path(home) if home else default_home()
         self.url = resolve_url(self.home, database_url)
         secure_home(self.home, self.url)
-        self.engine = open_engine(self.url)
+        self.engine = open_engine(self.url, durability)
         migrate(self.engine)
         secure_home(self.home, self.url)
         self.hooks = extension_manager()
@@ -91,12 +93,13 @@ class Host:
             load_timeout=load_timeout, on_finished=self._finished, walls=walls,
             on_change=lambda: notify_hosts(self.engine, exclude=self.host_id))
         self.client = Client(self.home, tenant=tenant, engine=self.engine, catalog=self.catalog,
-                             on_change=self._changed)
+                             on_change=self._changed, waiter=self.wait)
         self._listener: WakeListener | None = None
         self._pg_listener: PgListener | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._done = threading.Condition()
+        self._generation = 0  # bumped under _done whenever a waited-for execution may have ended
         self.scheduler.add_finished_listener(self._note_finished)
         self.ticker = Ticker(self.engine, self.catalog, on_started=self._changed)
         self._cron: threading.Thread | None = None
@@ -134,11 +137,6 @@ class Host:
         self._cron = threading.Thread(target=self.ticker.run, args=(self._stop,), name="wfhost-cron",
                                       daemon=True)
         self._cron.start()
-
-    def _woken(self) -> None:
-        # Another process created work, or added or resumed a schedule.
-        self.scheduler.wake(scan=True)
-        self.ticker.wake()
 
     def close(self) -> None:
         """Stop scheduling, stop workers and threads, dispose of the engine."""
@@ -196,9 +194,17 @@ class Host:
         self.scheduler.wake(scan=scan)
         notify_hosts(self.engine, exclude=self.host_id)
 
-    def _note_finished(self, _uid: str, _status: str) -> None:
+    def _note_finished(self, _uid: str = "", _status: str = "") -> None:
         with self._done:
+            self._generation += 1
             self._done.notify_all()
+
+    def _woken(self) -> None:
+        # Another process changed the store: new work, a finished execution someone here
+        # awaits, or a schedule added or resumed.
+        self.scheduler.wake(scan=True)
+        self.ticker.wake()
+        self._note_finished()
 
     def _finished(self, tenant: str, execution_id: str, workflow: str, status: str) -> None:
         call_hook(self.hooks, "wfhost_execution_finished", tenant=tenant,
@@ -208,13 +214,21 @@ class Host:
              timeout: float | None = None) -> Execution:
         """Block until an execution finishes here or on another host; return its status.
 
+        Returns as soon as it ends: finishes on this host and wake-ups from
+        other hosts bump a generation under ``_done``; a status read that
+        started before a bump is followed by another read, never by a sleep.
+
         Raises:
             Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
         import time
 
+        from .engine.watch import FALLBACK_POLL_SECONDS
+
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            with self._done:
+                seen = self._generation
             state = self.client.status(execution_id, tenant=tenant)
             if state.finished:
                 return state
@@ -222,5 +236,7 @@ class Host:
             if remaining is not None and remaining <= 0:
                 raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
             with self._done:
-                # Woken by any finish on this host; the bound covers finishes on other hosts.
-                self._done.wait(timeout=min(0.5, remaining) if remaining is not None else 0.5)
+                # The bound only covers a wake-up lost between machines.
+                bound = FALLBACK_POLL_SECONDS if remaining is None else min(remaining, FALLBACK_POLL_SECONDS)
+                if self._generation == seen:
+                    self._done.wait(timeout=bound)

@@ -499,6 +499,24 @@ class Registry:
             raise PackageNotFound(f"{info.label} has no workflow {ref.workflow!r} (it has: {names})")
         return info, dag
 
+    def resolve_id(self, tenant: str, ref: WorkflowRef) -> int:
+        """The id of the version ``ref`` means for ``tenant`` now, without parsing its manifest.
+
+        A version's manifest never changes, so callers cache what they parse
+        by this id (`resolve` parses it on every call).
+
+        Raises:
+            PackageNotFound: another tenant's name, no such package or version,
+                or the package has no active version.
+        """
+        if ref.tenant != tenant:
+            raise PackageNotFound(f"{ref} belongs to tenant {ref.tenant!r}, not {tenant!r}")
+        with Session(self.engine) as s:
+            self._need_tenant(s, tenant)
+            row = self._row(s, tenant, ref.package, ref.version)
+            assert row.id is not None
+            return row.id
+
     def _row(self, s: Session, tenant: str, package: str, version: str | None) -> PackageVersion:
         check_name(package, "package name")
         query = select(PackageVersion).where(PackageVersion.tenant == tenant,

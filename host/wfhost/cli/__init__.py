@@ -1,8 +1,32 @@
-"""The ``wfhost`` command line: commands (`app`), rendering (`render`) and the demo (`demo`)."""
+"""The ``wfhost`` command line: commands (`app`), rendering (`render`) and the demo (`demo`).
 
-from .app import app, main
-from .schedules import schedules_app
+`main` answers ``--version`` before importing the commands (and through
+them the store), so it returns at interpreter start-up speed.
+"""
 
-app.add_typer(schedules_app, name="schedules")
+from __future__ import annotations
+
+import sys
+from typing import Any
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the `wfhost` command line."""
+    if sys.argv[1:] == ["--version"]:
+        from wfhost import __version__
+
+        print(f"wfhost {__version__}")
+        return
+    from .app import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from .app import app
+
+        return app
+    raise AttributeError(f"module 'wfhost.cli' has no attribute {name!r}")

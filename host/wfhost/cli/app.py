@@ -242,6 +242,9 @@ def root(
         "--isolation", envvar="WFHOST_ISOLATION", show_envvar=True,
         help="strict (default): every worker sandboxed, or refuse to start; none: no sandbox "
              "(a single-tenant machine only).")] = None,
+    durability: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--durability", envvar="WFHOST_DURABILITY", show_envvar=True,
+        help="normal (a power loss may lose the last commits) or full (fsync every commit).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
@@ -254,6 +257,8 @@ def root(
             os.environ[ISOLATION_ENV] = resolve_isolation(isolation).value
         except InvalidRequest as exc:
             raise _fail(exc) from None
+    if durability:  # every store this process opens (host and client) follows it
+        os.environ["WFHOST_DURABILITY"] = durability
     ctx.obj = Settings(home, db or None, tenant or None, url or None, token or None)
 
 
@@ -721,6 +726,9 @@ def demo(
 
 
 from . import walls as _walls  # noqa: E402,F401 - registers `tenant policy`, `tenant show`, `doctor`
+from .schedules import schedules_app  # noqa: E402 - its commands use the helpers above
+
+app.add_typer(schedules_app, name="schedules")
 
 
 def main() -> None:

@@ -114,11 +114,17 @@ class Catalog:
             from wfregistry import PackageNotFound, RegistryError, UnknownTenant
 
             try:
-                info, _dag = self._lookup.resolve(tenant, ref)
+                # Only which version is active is read each time: a version's manifest and
+                # plans never change, so they are parsed once per version and cached.
+                info = self.package(self._lookup.resolve_id(tenant, ref))
             except (PackageNotFound, UnknownTenant) as exc:
                 raise NotFound(f"no workflow {ref.local!r} for tenant {tenant!r}: {exc}") from None
             except RegistryError as exc:
                 raise InvalidRequest(str(exc)) from None
+            if (info.id, ref.workflow) not in self._plans and info.manifest.workflow(ref.workflow) is None:
+                names = ", ".join(w["name"] for w in info.manifest.workflows)
+                raise NotFound(f"no workflow {ref.local!r} for tenant {tenant!r}: {info.label} has "
+                               f"no workflow {ref.workflow!r} (it has: {names})")
         return Target(self.plan(info.id, tenant, info.name, ref.workflow, info=info),
                       info.name, info.version, info.id)
 

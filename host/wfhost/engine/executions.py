@@ -48,8 +48,8 @@ _SQL_INSERT_EXECUTION = text(
     "cancel_requested, created_at) VALUES (:uid, :tenant, :id, :package, :workflow, :pvid, "
     ":version, :input, 'pending', 1, :parent, :ptask, :retries, :timeout, :deadline, FALSE, :at)")
 _SQL_INSERT_TASK = text(
-    "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before) "
-    "VALUES (:u, :t, :p, :s, 0, :at)")
+    "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before, "
+    "deps_left) VALUES (:u, :t, :p, :s, 0, :at, :n)")
 _SQL_FIND = text("SELECT * FROM executions WHERE tenant=:t AND id=:i")
 _SQL_SIGNAL = text(
     "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
@@ -142,7 +142,7 @@ def create_execution(
             return Created(found.uid, eid, False)
     conn.execute(_SQL_INSERT_TASK, [
         {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending",
-         "at": at}
+         "at": at, "n": len(t.depends_on)}
         for t in plan.tasks.values()
     ])
     conn.execute(_SQL_EVENT, {"u": uid, "at": at, "k": "scheduled", "t": None, "d": dumps(
@@ -314,6 +314,12 @@ def retry_execution(conn: Connection, row: Any, plan: WorkflowPlan, by: str, at:
         error=None, detail=None, waiting_for=None, started_at=None, finished_at=None))
     conn.execute(update(T).where(T.c.execution_uid == row.uid, T.c.task_id.in_(ready))
                  .values(state="ready"))
+    for task_id in reset:  # what the scheduler counts down to decide a task with several dependencies
+        deps = plan.tasks[task_id].depends_on
+        if len(deps) > 1:
+            left = sum(1 for d in deps if states.get(d) != "succeeded")
+            conn.execute(update(T).where(T.c.execution_uid == row.uid, T.c.task_id == task_id)
+                         .values(deps_left=left))
     conn.execute(update(E).where(E.c.uid == row.uid).values(
         status="pending", error=None, output=None, finished_at=None, cancel_requested=False,
         cancelled_by=None, deadline=at + row.timeout if row.timeout else None))

@@ -1,85 +1,212 @@
-"""The scheduler's statements, in plain SQL compiled once.
+"""The scheduler's statements, run on the DB-API connection under SQLAlchemy's transaction.
 
-Building SQLAlchemy Core expressions costs more than running these queries,
-and the scheduler runs several per task, so the hot ones are written here as
-`text()` (portable between SQLite and PostgreSQL; dialect differences are
-added where they are used, e.g. ``FOR UPDATE SKIP LOCKED``).
+The scheduler runs several of these per task, and SQLAlchemy's execution path
+(even for a precompiled `text()`) costs more than SQLite takes to run them.
+So each is written once in portable SQL with ``:name`` parameters and run
+straight on the driver's cursor of the connection SQLAlchemy holds, inside
+its transaction: SQLite takes ``:name`` as is; for psycopg the text is
+rewritten once to ``%(name)s`` (psycopg then prepares it server-side after a
+few runs). An ``IN :ids`` list becomes ``IN (SELECT value FROM
+json_each(:ids))`` on SQLite and ``= ANY(:ids)`` on PostgreSQL, so the text
+never changes with the list's length. SQLAlchemy's ``before_cursor_execute``
+listeners still see every statement. SQLAlchemy stays for the schema,
+migrations and everything off the hot path.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
+import json
+import re
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
 
 __all__ = [
     "CLAIM",
     "COUNTS",
     "CURRENT",
+    "DEPENDENCY_DONE",
+    "EVENTS",
     "EXECUTION",
     "FINISH",
     "JOURNALS",
+    "LOCK_EXECUTIONS",
     "MAKE_READY",
     "NEXT_DUE",
     "OUTPUTS",
     "READY",
-    "LOCK_EXECUTIONS",
+    "READY_SKIP_LOCKED",
     "RETIRED",
+    "Result",
+    "SET_DEPS_LEFT",
     "SET_STATUS",
+    "SKIP",
     "START_EXECUTIONS",
     "STATES",
     "SUCCEED",
+    "Statement",
     "TASK_RESULTS",
 ]
 
-SUCCEED = text(
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_IN_LIST = re.compile(r"IN :(\w+)")
+
+
+class Result:
+    """What a statement returned: rows as named tuples, and the row count."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, cursor: Any) -> None:
+        self.rowcount: int = cursor.rowcount
+        if cursor.description is None:
+            self._rows: list[Any] = []
+        else:
+            row = _row_type(tuple(d[0] for d in cursor.description))
+            self._rows = [row._make(r) for r in cursor.fetchall()]
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        return self._rows
+
+    def first(self) -> Any:
+        """The first row, or ``None``."""
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        """The only row."""
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+def _row_type(names: tuple[str, ...]) -> Any:
+    row = _ROW_TYPES.get(names)
+    if row is None:
+        row = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)  # noqa: PYI024
+    return row
+
+
+class Statement:
+    """One SQL statement in portable form (``:name`` parameters, ``IN :list``)."""
+
+    __slots__ = ("_lists", "_postgresql", "_sqlite", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lists = tuple(_IN_LIST.findall(text))
+        self._sqlite = _IN_LIST.sub(r"IN (SELECT value FROM json_each(:\1))", text)
+        self._postgresql = _PARAM.sub(r"%(\1)s", _IN_LIST.sub(r"= ANY(:\1)", text))
+
+    def _prepare(self, conn: Connection, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if conn.dialect.name == "postgresql":
+            if self._lists:
+                params = {**params, **{k: list(params[k]) for k in self._lists}}
+            return self._postgresql, params
+        if self._lists:
+            params = {**params, **{k: json.dumps(list(params[k])) for k in self._lists}}
+        return self._sqlite, params
+
+    def run(self, conn: Connection, params: dict[str, Any] | None = None) -> Result:
+        """Run once inside ``conn``'s transaction."""
+        statement, values = self._prepare(conn, params or {})
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if conn.dispatch.before_cursor_execute:
+                conn.dispatch.before_cursor_execute(conn, cursor, statement, values, None, False)
+            cursor.execute(statement, values)
+            return Result(cursor)
+        finally:
+            cursor.close()
+
+    def many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Run once per row (an executemany); returns the rows affected."""
+        if not rows:
+            return 0
+        prepared = [self._prepare(conn, r) for r in rows]
+        statement = prepared[0][0]
+        values = [v for _s, v in prepared]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if conn.dispatch.before_cursor_execute:
+                conn.dispatch.before_cursor_execute(conn, cursor, statement, values, None, True)
+            cursor.executemany(statement, values)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+SUCCEED = Statement(
     "UPDATE task_runs SET state='succeeded', output=:o, finished_at=:at, error=NULL, "
     "lease_owner=NULL, waiting_for=NULL, deadline=NULL "
     "WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
-CURRENT = text(
+CURRENT = Statement(
     "SELECT 1 FROM task_runs WHERE execution_uid=:u AND task_id=:t AND state='running' AND attempt=:a")
-STATES = text(
+STATES = Statement(
     "SELECT task_id, state FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-MAKE_READY = text(
+)
+MAKE_READY = Statement(
     "UPDATE task_runs SET state='ready', not_before=:at "
     "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
-COUNTS = text("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
-EXECUTION = text("SELECT * FROM executions WHERE uid=:u")
-SET_STATUS = text("UPDATE executions SET status=:s WHERE uid=:u")
-TASK_RESULTS = text(
+# One dependency of each of these tasks finished: count it down, and say what is left
+# (readiness costs O(1) per finished task, whatever the fan-in).
+DEPENDENCY_DONE = Statement(
+    "UPDATE task_runs SET deps_left = deps_left - 1 "
+    "WHERE execution_uid=:u AND task_id IN :ids "
+    "RETURNING task_id, deps_left, state")  # no state in WHERE: the primary key finds the rows
+SET_DEPS_LEFT = Statement("UPDATE task_runs SET deps_left=:n WHERE execution_uid=:u AND task_id=:t")
+SKIP = Statement(
+    "UPDATE task_runs SET state='skipped', finished_at=:at "
+    "WHERE execution_uid=:u AND task_id=:t AND state='pending'")
+EVENTS = Statement(
+    "INSERT INTO events (execution_uid, at, kind, task_id, detail) "
+    "VALUES (:execution_uid, :at, :kind, :task_id, :detail)")
+COUNTS = Statement("SELECT state, COUNT(*) AS n FROM task_runs WHERE execution_uid=:u GROUP BY state")
+EXECUTION = Statement("SELECT * FROM executions WHERE uid=:u")
+SET_STATUS = Statement("UPDATE executions SET status=:s WHERE uid=:u")
+TASK_RESULTS = Statement(
     "SELECT task_id, state, output, error, attempt FROM task_runs WHERE execution_uid=:u")
-FINISH = text(
+FINISH = Statement(
     "UPDATE executions SET status=:s, output=:o, error=:e, finished_at=:at WHERE uid=:u")
-READY = (
-    "SELECT t.execution_uid, t.task_id, t.attempt, e.tenant, e.id, e.package, e.workflow, "
+READY_SQL = (
+    "SELECT t.execution_uid, t.task_id, t.attempt, t.started_at, e.tenant, e.id, e.package, e.workflow, "
     "e.version, e.package_version_id, e.input, e.status "
     "FROM task_runs t JOIN executions e ON e.uid = t.execution_uid "
     "WHERE t.state = 'ready' AND t.not_before <= :at "
     "ORDER BY t.not_before LIMIT :n")
-CLAIM = text(
+READY = Statement(READY_SQL)
+READY_SKIP_LOCKED = Statement(READY_SQL + " FOR UPDATE OF t SKIP LOCKED")
+CLAIM = Statement(
     "UPDATE task_runs SET state='running', attempt=attempt+1, lease_owner=:h, started_at=:s, "
     "deadline=:d WHERE execution_uid=:u AND task_id=:t")
-START_EXECUTIONS = text(
+START_EXECUTIONS = Statement(
     "UPDATE executions SET status='running', started_at=COALESCE(started_at, :at) "
-    "WHERE uid IN :uids AND status <> 'running'").bindparams(bindparam("uids", expanding=True))
-OUTPUTS = text(
+    "WHERE uid IN :uids AND status <> 'running'")
+OUTPUTS = Statement(
     "SELECT task_id, output FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-JOURNALS = text(
+)
+JOURNALS = Statement(
     "SELECT execution_uid, task_id, seq, kind, name, result FROM journal "
-    "WHERE execution_uid IN :uids ORDER BY seq").bindparams(bindparam("uids", expanding=True))
+    "WHERE execution_uid IN :uids ORDER BY seq")
 
-NEXT_DUE = text(
+NEXT_DUE = Statement(
     "SELECT (SELECT MIN(due_at) FROM waits WHERE status = 'open'), "
     "(SELECT MIN(not_before) FROM task_runs WHERE state = 'ready' AND not_before > :at), "
     "(SELECT MIN(deadline) FROM task_runs WHERE state = 'running' AND lease_owner = :h), "
     "(SELECT MIN(deadline) FROM executions WHERE status IN ('pending', 'running', 'waiting') "
     "AND cancel_requested = FALSE)")
-RETIRED = text(
+RETIRED = Statement(
     "SELECT p.id, p.tenant, p.name, p.version FROM package_versions p "
     "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
     "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
 
 # PostgreSQL only (several hosts): serialize outcome handling per execution.
-LOCK_EXECUTIONS = text(
-    "SELECT uid FROM executions WHERE uid IN :uids ORDER BY uid FOR UPDATE"
-).bindparams(bindparam("uids", expanding=True))
+LOCK_EXECUTIONS = Statement("SELECT uid FROM executions WHERE uid IN :uids ORDER BY uid FOR UPDATE")

@@ -1,6 +1,7 @@
 """Opening the durable store: one SQLAlchemy engine chosen by URL, migrated by Alembic.
 
-SQLite (WAL, ``synchronous=NORMAL``) under the host's home is the default;
+SQLite (WAL, ``synchronous=NORMAL``, or ``FULL`` with durability ``full``)
+under the host's home is the default;
 any SQLAlchemy URL works through ``WFHOST_DATABASE_URL``. Dialect specifics
 live here and in `skip_locked`; the rest of the host writes
 portable SQL.
@@ -9,6 +10,7 @@ portable SQL.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,23 @@ from typing import Any
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 
-__all__ = ["default_home", "migrate", "open_engine", "reader", "resolve_url", "skip_locked"]
+__all__ = [
+    "DURABILITY",
+    "default_home",
+    "migrate",
+    "open_engine",
+    "reader",
+    "resolve_durability",
+    "resolve_url",
+    "schema_heads",
+    "schema_stamp",
+    "skip_locked",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 
 
 def default_home() -> Path:
@@ -39,7 +55,32 @@ def resolve_url(home: Path | None = None, url: str | None = None) -> str:
     return f"sqlite:///{base / 'wfhost.db'}"
 
 
-def _sqlite_setup(engine: Engine) -> None:
+DURABILITY = ("normal", "full")
+
+
+def resolve_durability(durability: str | None = None) -> str:
+    """The durability setting: explicit, else ``$WFHOST_DURABILITY``, else ``normal``.
+
+    ``normal``: SQLite ``synchronous=NORMAL`` (WAL): a crash of any process
+    loses nothing committed; a power loss or OS crash may lose the last
+    commits (never corrupts). ``full``: SQLite ``synchronous=FULL``, an fsync
+    per commit: a power loss loses nothing committed. On PostgreSQL,
+    ``normal`` keeps the server's own ``synchronous_commit`` and ``full``
+    sets it to ``on`` for the host's sessions (see docs/executions.md).
+
+    Raises:
+        InvalidRequest: anything but ``normal`` or ``full``.
+    """
+    value = (durability or os.environ.get("WFHOST_DURABILITY") or "normal").strip().lower()
+    if value not in DURABILITY:
+        from wfhost.errors import InvalidRequest
+
+        raise InvalidRequest(f"durability {value!r} is not one of: normal, full "
+                             "(--durability or WFHOST_DURABILITY)")
+    return value
+
+
+def _sqlite_setup(engine: Engine, durability: str) -> None:
     # Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two writers never
     # deadlock upgrading a read lock. Within one process they queue on a Python lock
     # first: a thread handoff instead of SQLite's sleeping busy handler. Readers
@@ -52,7 +93,7 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL" if durability == "full" else "PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -90,15 +131,26 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(wfhost_read=True)
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings the host relies on. The caller disposes it."""
+def open_engine(url: str, durability: str | None = None) -> Engine:
+    """Create an engine for ``url`` with the settings the host relies on. The caller disposes it.
+
+    ``durability`` is ``normal`` or ``full`` (default: `resolve_durability`).
+    """
+    level = resolve_durability(durability)
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=8, max_overflow=32)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, level)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    if level == "full":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET synchronous_commit = on")
+            dbapi_conn.commit()
+    return engine
 
 
 def skip_locked(engine: Engine) -> bool:
@@ -106,8 +158,46 @@ def skip_locked(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def schema_heads() -> frozenset[str]:
+    """The newest revisions of the migration history, read from the migration files' text.
+
+    A handful of small files scanned with a regex: far cheaper than importing
+    Alembic, which `migrate` does only when the store is not at these heads.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev = _REVISION.search(source)
+        if rev:
+            revisions.add(rev.group(1))
+        down = _DOWN_REVISION.search(source)
+        if down:
+            parents.update(_QUOTED.findall(down.group(1)))
+    return frozenset(revisions - parents)
+
+
+def schema_stamp(engine: Engine) -> frozenset[str] | None:
+    """The revisions the store is at (its ``alembic_version`` rows), or ``None`` if it has none."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with reader(engine).connect() as conn:
+            return frozenset(r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version")))
+    except DBAPIError:  # no such table: a fresh store
+        return None
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent; safe with several hosts)."""
+    """Bring the schema to the newest migration (idempotent; safe with several hosts).
+
+    Checks the store's schema stamp first and runs Alembic only when it
+    differs from the newest revisions, so opening an up-to-date store costs
+    one query.
+    """
+    if schema_stamp(engine) == schema_heads():
+        return
     from alembic import command
     from alembic.config import Config
 

@@ -83,6 +83,9 @@ class TaskRunRow(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)
     attempt: int = 0
     not_before: float = 0.0
+    # Dependencies not yet finished, for tasks with two or more (NULL: rows made before
+    # the counter existed, decided by reading the dependencies' states instead).
+    deps_left: int | None = None
     lease_owner: str | None = Field(default=None, max_length=64)
     deadline: float | None = None
     output: str | None = Field(default=None, sa_column=Column(Text))
