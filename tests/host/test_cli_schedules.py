@@ -10,7 +10,7 @@ import pytest
 from support.packages import build_sample, make_key
 from typer.testing import CliRunner
 
-from wfhost.cli import app
+from wfhost.cli.app import app
 
 WORKFLOW = "data_processing::data_processing"
 
