@@ -158,11 +158,13 @@ class Client:
             return ops.execution_history(conn, self._tenant(tenant), execution_id)
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
-                   workflow: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Executions, newest first (all tenants if ``tenant`` is ``"*"``)."""
+                   workflow: str | None = None, limit: int = 100,
+                   children: bool = True) -> list[dict[str, Any]]:
+        """Executions, newest first (all tenants if ``tenant`` is ``"*"``; no child executions
+        if ``children`` is false)."""
         owner = None if tenant == "*" else self._tenant(tenant)
         with self._reader.connect() as conn:
-            return ops.list_executions(conn, owner, status, workflow, limit)
+            return ops.list_executions(conn, owner, status, workflow, limit, children)
 
     def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
              interval: float = 0.02) -> dict[str, Any]:
@@ -207,6 +209,12 @@ class Client:
                    tenant: str | None = None) -> Any:
         """Retire a package version: no new executions; running ones finish on it."""
         return self._registry_call("unregister", self._tenant(tenant), package, version)
+
+    def activate(self, package: str, version: str, *, tenant: str | None = None) -> Any:
+        """Make a registered version the active one (a rollback); running executions keep theirs."""
+        info = self._registry_call("activate", self._tenant(tenant), package, version)
+        self._on_change()
+        return info
 
     def packages(self, tenant: str | None = None) -> list[Any]:
         """Registered package versions (all tenants if ``tenant`` is ``"*"``)."""

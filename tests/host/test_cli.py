@@ -220,7 +220,7 @@ def test_worker_runs_what_schedule_starts(ready: Cli, tmp_path: Path) -> None:
         assert len(ready.json("executions", "--limit", "1")) == 1
         events = ready.json("history", eid)
         kinds = [e["kind"] for e in events]
-        assert kinds and all(isinstance(e["at"], float) for e in events)
+        assert kinds and all(e["at"].endswith("Z") for e in events)
         assert "history" not in ready.ok("history", eid).stderr
         assert eid in ready.ok("status", eid).stdout
     finally:

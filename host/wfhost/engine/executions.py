@@ -227,12 +227,18 @@ def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[
 
 
 def list_executions(conn: Connection, tenant: str | None = None, status: str | None = None,
-                    workflow: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Executions, newest first, filtered by tenant, status and ``package::workflow``."""
+                    workflow: str | None = None, limit: int = 100,
+                    children: bool = True) -> list[dict[str, Any]]:
+    """Executions, newest first, filtered by tenant, status and ``package::workflow``.
+
+    ``children=False`` leaves out child executions (those another execution started).
+    """
     q = select(E.c.tenant, E.c.id, E.c.package, E.c.workflow, E.c.version, E.c.status,
                E.c.created_at, E.c.finished_at, E.c.error, E.c.parent_uid)
     if tenant:
         q = q.where(E.c.tenant == tenant)
+    if not children:
+        q = q.where(E.c.parent_uid.is_(None))
     if status:
         if status == "active":
             q = q.where(E.c.status.in_(sorted(ACTIVE_EXECUTION)))
