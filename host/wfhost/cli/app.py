@@ -693,34 +693,9 @@ def demo(
 
 def main() -> None:
     """Run the `wfhost` command line."""
+    from wfpkg.cli import run_cli
+
     sys.exit(run_cli(app, err))
-
-
-#: click's base error, which typer raises for usage errors but does not export by name.
-_ClickException: type[Exception] = next(
-    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-
-
-def run_cli(command: typer.Typer, console: Any) -> int:
-    """Run ``command``; a usage error is one red ``error: ...`` line and exit status 2.
-
-    typer would draw a boxed panel under the usage text; the docs promise one line.
-    """
-    try:
-        result = command(standalone_mode=False)
-    except _ClickException as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            typer.echo(exc.format_message())  # type: ignore[attr-defined]
-            return 2
-        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
-        ctx = getattr(exc, "ctx", None)
-        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        console.print(f"[red]error:[/red] {escape(message)}{escape(where)}", soft_wrap=True)
-        return int(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        console.print("[yellow]interrupted[/yellow]")
-        return 130
-    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -297,8 +297,12 @@ def executions_table(rows: Sequence[Mapping[str, Any]], *, show_tenant: bool = F
     # An id is for pasting: never cut it short; the other columns give way.
     table.add_column("id", no_wrap=True,
                      min_width=max((len(r["id"]) + (8 if r.get("child") else 0) for r in rows), default=2))
-    for name in ("workflow", "version", "status", "created", "duration", "error"):
-        table.add_column(name)
+    table.add_column("workflow", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("created", no_wrap=True)
+    table.add_column("duration", no_wrap=True)
+    table.add_column("error")
     for r in rows:
         duration = (r["finished_at"] - r["created_at"]) if r.get("finished_at") else None
         cells = [escape(r["id"]) + (" [dim](child)[/dim]" if r.get("child") else ""),
@@ -340,17 +344,19 @@ def register_hint(info: Any) -> RenderableType:
     so it runs what was just registered.
     """
     pin = "" if info.state == "active" else f"@{info.version}"
-    grid = Table.grid(padding=(0, 2))
+    lines: list[str] = []
     for wf in info.manifest.workflows:
         inputs: Mapping[str, str] = wf.get("inputs") or {}
-        example = json.dumps({k: "..." for k in inputs}) if inputs else "{}"
-        grid.add_row(f"  [bold]{escape(wf['name'])}[/bold]", escape(wf.get("description") or ""))
-        for field_name, about in inputs.items():
-            grid.add_row("", f"[dim]input[/dim] {escape(field_name)}: {escape(about)}")
-        grid.add_row("", f"[dim]run:[/dim] wfhost --tenant {escape(info.tenant)} schedule "
-                         f"{escape(info.name)}{escape(pin)}::{escape(wf['name'])} "
-                         f"--input '{escape(example)}' --wait")
-    return grid
+        about = f"  [dim]{escape(wf['description'])}[/dim]" if wf.get("description") else ""
+        lines.append(f"  [bold]{escape(wf['name'])}[/bold]{about}")
+        for field_name, text in inputs.items():
+            lines.append(f"    [dim]input[/dim] {escape(field_name)}: {escape(text)}")
+        # Declared fields as a template to fill in (values are the caller's); none: an empty object.
+        example = "{" + ", ".join(f'"{k}": ...' for k in inputs) + "}"
+        lines.append(f"    [dim]run:[/dim] wfhost --tenant {escape(info.tenant)} schedule "
+                     f"{escape(info.name)}{escape(pin)}::{escape(wf['name'])} "
+                     f"--input '{escape(example)}' --wait")
+    return Text.from_markup("\n".join(lines))
 
 
 def packages_table(infos: Iterable[Any]) -> Table:
