@@ -130,3 +130,15 @@ def test_metadata_round_trip_and_agreement() -> None:
     with pytest.raises(ManifestError, match="unknown fields"):
         Metadata.from_bytes(b'{"name": "p", "version": "1", "builder": "b", "build_time": "t", '
                             b'"source_fingerprint": "f", "evil": "1"}')
+
+
+def test_declared_inputs_go_into_the_dag_and_must_be_described() -> None:
+    flow = Workflow("orders", inputs={"cost": "unit cost"})
+
+    @flow.task()
+    def price(ctx: object) -> None: ...
+
+    assert flow.to_dict()["inputs"] == {"cost": "unit cost"}
+    assert "inputs" not in Workflow("plain").to_dict()  # undeclared: manifests stay as they were
+    with pytest.raises(DefinitionError, match="inputs maps field names to descriptions"):
+        Workflow("orders", inputs={"cost": 3})  # type: ignore[dict-item]
