@@ -412,6 +412,9 @@ def test_watch_piped_keeps_its_newlines(ready: Cli) -> None:
     lines = proc.stdout.splitlines()
     assert any("3/3 tasks" in line for line in lines)
     assert any(line.strip().startswith("data_processing::data_processing") for line in lines), lines
+    # The output starts on a line of its own, not glued to the tree's last task.
+    assert any(line.strip() == "output" for line in lines), lines
+    assert not any("generate_report" in line and "output" in line for line in lines), lines
 
 
 def test_ids_are_never_cut_and_children_are_listed_on_request(
