@@ -1,4 +1,5 @@
-"""The code passes ruff (style, imports, bug patterns, banned `host.`/`packager.` imports) and mypy."""
+"""The code and the tests pass ruff (style, imports, bug patterns, banned `host.`/`packager.` imports);
+the three packages pass ``mypy --strict``."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ def test_ruff_is_clean() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
-    result = subprocess.run([ruff, "check", "packager", "registry", "host", "bench"], cwd=REPO,
+    result = subprocess.run([ruff, "check", "packager", "registry", "host", "bench", "tests"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_is_clean() -> None:
+def test_mypy_is_clean_in_strict_mode() -> None:
+    assert "strict = true" in (REPO / "pyproject.toml").read_text("utf-8")  # [tool.mypy] strict
     mypy = Path(sys.executable).with_name("mypy")
     if not mypy.exists():
         pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")

@@ -18,20 +18,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+
+from wfpkg.errors import Timeout
+from wfregistry import PackageInfo, Registry
 
 from .engine import executions as ops
 from .engine.catalog import Catalog
 from .engine.notify import notify_hosts
-from .errors import HostError, InvalidRequest, NotFound
+from .engine.schedules import ScheduleInfo, Schedules
+from .errors import HostError, InvalidRequest
+from .results import Event, Execution, ExecutionSummary
 from .store._db import now
 from .store.engine import default_home, migrate, open_engine, reader, resolve_url
 
-__all__ = ["Client"]
+if TYPE_CHECKING:
+    from wfregistry import PackageInfo, Registry
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+__all__ = ["Client"]
 
 
 class Client:
@@ -70,7 +76,7 @@ class Client:
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> Registry | None:
         """The package registry (tenants, keys, packages)."""
         return self.catalog.registry
 
@@ -147,87 +153,132 @@ class Client:
             self._on_change(scan=True)
         return asked
 
-    def status(self, execution_id: str, *, tenant: str | None = None) -> dict[str, Any]:
+    def status(self, execution_id: str, *, tenant: str | None = None) -> Execution:
         """The execution, its tasks (with what waiting ones wait for) and its children."""
         with self._reader.connect() as conn:
             return ops.execution_status(conn, self._tenant(tenant), execution_id)
 
-    def history(self, execution_id: str, *, tenant: str | None = None) -> list[dict[str, Any]]:
+    def history(self, execution_id: str, *, tenant: str | None = None) -> list[Event]:
         """The execution's event log, oldest first."""
         with self._reader.connect() as conn:
             return ops.execution_history(conn, self._tenant(tenant), execution_id)
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
                    workflow: str | None = None, limit: int = 100,
-                   children: bool = True) -> list[dict[str, Any]]:
-        """Executions, newest first (all tenants if ``tenant`` is ``"*"``; no child executions
-        if ``children`` is false)."""
+                   children: bool = True) -> list[ExecutionSummary]:
+        """Executions, newest first (all tenants if ``tenant`` is ``"*"``).
+
+        ``children=False`` leaves out child executions (those another execution started).
+        """
         owner = None if tenant == "*" else self._tenant(tenant)
         with self._reader.connect() as conn:
             return ops.list_executions(conn, owner, status, workflow, limit, children)
 
     def wait(self, execution_id: str, *, tenant: str | None = None, timeout: float | None = None,
-             interval: float = 0.02) -> dict[str, Any]:
+             interval: float = 0.02) -> Execution:
         """Block until the execution finishes (a running host must be working on it).
 
         Raises:
-            TimeoutError: ``timeout`` seconds passed first.
+            Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             state = self.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL:
+            if state.finished:
                 return state
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
             time.sleep(interval)
             interval = min(interval * 1.5, 0.5)
+
+    # -- schedules ---------------------------------------------------------------------------
+
+    @property
+    def _schedules(self) -> Schedules:
+        return Schedules(self.engine, self.catalog)
+
+    def add_schedule(self, name: str, workflow: str, cron: str, *, timezone: str = "UTC",
+                     input: Mapping[str, Any] | None = None,  # noqa: A002
+                     catchup: str = "skip", overlap: str = "allow",
+                     tenant: str | None = None) -> ScheduleInfo:
+        """Start ``workflow`` at every tick of ``cron`` (in ``timezone``), as execution ``NAME@<tick>``.
+
+        ``catchup`` (``skip``, ``one``, ``all``) says what happens to ticks missed
+        while no host ran; ``overlap`` (``allow``, ``skip``) whether a tick starts
+        while the previous run still runs. See docs/schedules.md.
+        """
+        info = self._schedules.add(self._tenant(tenant), name, workflow, cron, timezone=timezone,
+                                   input=dict(input) if isinstance(input, Mapping) else input,
+                                   catchup=catchup, overlap=overlap, at=now())
+        self._on_change()
+        return info
+
+    def schedules(self, *, tenant: str | None = None) -> list[ScheduleInfo]:
+        """The tenant's schedules, each with its next tick and its last 20 runs."""
+        return self._schedules.for_tenant(self._tenant(tenant))
+
+    def get_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """One schedule, with its next tick and its last 20 runs."""
+        return self._schedules.get(self._tenant(tenant), name)
+
+    def pause_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """Stop a schedule firing; ticks while paused are not caught up."""
+        return self._schedules.pause(self._tenant(tenant), name)
+
+    def resume_schedule(self, name: str, *, tenant: str | None = None) -> ScheduleInfo:
+        """Fire again from the next tick."""
+        info = self._schedules.resume(self._tenant(tenant), name, at=now())
+        self._on_change()
+        return info
+
+    def delete_schedule(self, name: str, *, tenant: str | None = None) -> None:
+        """Remove a schedule (the executions it started stay)."""
+        self._schedules.delete(self._tenant(tenant), name)
+
+    def trigger_schedule(self, name: str, *, tenant: str | None = None) -> str:
+        """Run a schedule's workflow now; returns the execution id."""
+        eid = self._schedules.trigger(self._tenant(tenant), name, at=now())
+        self._on_change()
+        return eid
 
     # -- packages and trust -----------------------------------------------------------------
 
     def create_tenant(self, name: str) -> None:
         """Create a tenant (operator)."""
-        self._registry_call("create_tenant", name)
+        self._need_registry().create_tenant(name)
 
     def trust(self, tenant: str, public_key_pem: str, label: str | None = None) -> str:
         """Trust a public key for a tenant; returns its key id."""
-        return str(self._registry_call("trust", tenant, public_key_pem, label=label))
+        return self._need_registry().trust(tenant, public_key_pem, label=label)
 
     def revoke(self, tenant: str, key_id: str) -> None:
         """Revoke a key for a tenant, effective immediately."""
-        self._registry_call("revoke", tenant, key_id)
+        self._need_registry().revoke(tenant, key_id)
 
     def register(self, archive: Path, *, tenant: str | None = None,
-                 allow_downgrade: bool = False) -> Any:
+                 allow_downgrade: bool = False) -> PackageInfo:
         """Verify, install and activate a `.wfpkg` for a tenant."""
-        info = self._registry_call("register", Path(archive), self._tenant(tenant),
-                                   allow_downgrade=allow_downgrade)
+        info = self._need_registry().register(Path(archive), self._tenant(tenant),
+                                              allow_downgrade=allow_downgrade)
         self._on_change()
         return info
 
     def unregister(self, package: str, version: str | None = None, *,
-                   tenant: str | None = None) -> Any:
+                   tenant: str | None = None) -> PackageInfo:
         """Retire a package version: no new executions; running ones finish on it."""
-        return self._registry_call("unregister", self._tenant(tenant), package, version)
+        return self._need_registry().unregister(self._tenant(tenant), package, version)
 
-    def activate(self, package: str, version: str, *, tenant: str | None = None) -> Any:
+    def activate(self, package: str, version: str, *, tenant: str | None = None) -> PackageInfo:
         """Make a registered version the active one (a rollback); running executions keep theirs."""
-        info = self._registry_call("activate", self._tenant(tenant), package, version)
+        info = self._need_registry().activate(self._tenant(tenant), package, version)
         self._on_change()
         return info
 
-    def packages(self, tenant: str | None = None) -> list[Any]:
+    def packages(self, tenant: str | None = None) -> list[PackageInfo]:
         """Registered package versions (all tenants if ``tenant`` is ``"*"``)."""
-        return list(self._registry_call("packages", None if tenant == "*" else self._tenant(tenant)))
+        return list(self._need_registry().packages(None if tenant == "*" else self._tenant(tenant)))
 
-    def _registry_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        from wfregistry import RegistryError
-
+    def _need_registry(self) -> Registry:
         if self.registry is None:
             raise HostError("this client has no package registry")
-        try:
-            return getattr(self.registry, method)(*args, **kwargs)
-        except RegistryError:
-            raise
-        except LookupError as exc:
-            raise NotFound(str(exc)) from None
+        return self.registry

@@ -4,7 +4,6 @@ Example::
 
     from wfhost import Host
     from wfpkg import Workflow
-from wfregistry.hooks import call_hook
 
     wf = Workflow("hello")
 
@@ -27,17 +26,19 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import insert, update
 
 from wfpkg import Workflow
+from wfpkg.errors import Timeout
 from wfregistry.hooks import call_hook
 
-from .client import TERMINAL, Client
+from .client import Client
 from .engine.catalog import LOCAL_PACKAGE, Catalog
 from .engine.notify import PgListener, WakeListener, notify_hosts
 from .engine.scheduler import Scheduler, new_host_id
+from .engine.schedules import Ticker
+from .results import Execution
 from .store._db import H, now
 from .store.engine import default_home, migrate, open_engine, resolve_url
 
@@ -84,6 +85,8 @@ class Host:
         self._thread: threading.Thread | None = None
         self._done = threading.Condition()
         self.scheduler.add_finished_listener(self._note_finished)
+        self.ticker = Ticker(self.engine, self.catalog, on_started=self._changed)
+        self._cron: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -106,20 +109,31 @@ class Host:
         """Listen for wake-ups and record this host (its id holds the leases it takes)."""
         if self._listener is not None:
             return
-        self._listener = WakeListener(lambda: self.scheduler.wake(scan=True))
+        self._listener = WakeListener(self._woken)
         self._listener.start()
         if self.engine.dialect.name == "postgresql":
-            self._pg_listener = PgListener(self.url, lambda: self.scheduler.wake(scan=True))
+            self._pg_listener = PgListener(self.url, self._woken)
             self._pg_listener.start()
         with self.engine.begin() as conn:
             conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),
                                           pid=os.getpid(), started_at=now(), heartbeat_at=now(),
                                           wake_port=self._listener.port, stopped=False))
+        self._cron = threading.Thread(target=self.ticker.run, args=(self._stop,), name="wfhost-cron",
+                                      daemon=True)
+        self._cron.start()
+
+    def _woken(self) -> None:
+        # Another process created work, or added or resumed a schedule.
+        self.scheduler.wake(scan=True)
+        self.ticker.wake()
 
     def close(self) -> None:
         """Stop scheduling, stop workers and threads, dispose of the engine."""
         self._stop.set()
         self.scheduler.wake()
+        self.ticker.wake()
+        if self._cron is not None:
+            self._cron.join(timeout=10)
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._pg_listener is not None:
@@ -158,22 +172,22 @@ class Host:
                   execution_id=execution_id, workflow=workflow, status=status)
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+             timeout: float | None = None) -> Execution:
         """Block until an execution finishes here or on another host; return its status.
 
         Raises:
-            TimeoutError: ``timeout`` seconds passed first.
+            Timeout: ``timeout`` seconds passed first (a `wfpkg.WfpkgError`, and a `TimeoutError`).
         """
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             state = self.client.status(execution_id, tenant=tenant)
-            if state["status"] in TERMINAL:
+            if state.finished:
                 return state
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"execution {execution_id!r} still {state['status']} after {timeout}s")
+                raise Timeout(f"execution {execution_id!r} still {state.status} after {timeout}s")
             with self._done:
                 # Woken by any finish on this host; the bound covers finishes on other hosts.
                 self._done.wait(timeout=min(0.5, remaining) if remaining is not None else 0.5)

@@ -17,10 +17,12 @@ from .errors import (
     ExecutionNotFound,
     FatalTaskError,
     InvalidName,
+    InvalidPayload,
     ManifestError,
     NonDeterminismError,
     SignatureError,
     TaskError,
+    Timeout,
     WaitTimeout,
     WfpkgError,
 )
@@ -28,8 +30,6 @@ from .plugin import hookimpl
 from .workflow import RetryPolicy, TaskSpec, TriggerRule, When, Workflow
 
 __version__ = "0.1.0"
-
-workflow = Workflow
 
 __all__ = [
     "ArchiveError",
@@ -44,6 +44,7 @@ __all__ = [
     "ExecutionNotFound",
     "FatalTaskError",
     "InvalidName",
+    "InvalidPayload",
     "ManifestError",
     "NonDeterminismError",
     "RetryPolicy",
@@ -51,6 +52,7 @@ __all__ = [
     "SignatureError",
     "TaskError",
     "TaskSpec",
+    "Timeout",
     "TimerWait",
     "TriggerRule",
     "Wait",
@@ -61,5 +63,4 @@ __all__ = [
     "Workflow",
     "__version__",
     "hookimpl",
-    "workflow",
 ]

@@ -49,6 +49,7 @@ __all__ = [
     "VerifiedPackage",
     "read_archive_unverified",
     "verify_archive",
+    "verify_archive_bytes",
     "write_archive",
 ]
 
@@ -101,6 +102,7 @@ class VerifiedPackage:
         sha256: hex SHA-256 of the whole archive file.
         members: every member's bytes by name (read-only).
         wheels: ``(file name under wheels/, bytes)``, sorted by name.
+        data: the whole archive's bytes, exactly as verified (what a package store keeps).
     """
 
     manifest: Manifest
@@ -109,6 +111,7 @@ class VerifiedPackage:
     sha256: str
     members: Mapping[str, bytes]
     wheels: list[tuple[str, bytes]]
+    data: bytes
 
 
 class UnverifiedPackage(NamedTuple):
@@ -176,8 +179,32 @@ def verify_archive(
         ArchiveError: naming the member and the reason (structure, limits, names, hashes).
         SignatureError: the signature is malformed, by an untrusted key, or does not verify.
     """
-    where = str(path)
-    data = _read_file(Path(path), limits)
+    return verify_archive_bytes(_read_file(Path(path), limits), str(path), trusted, limits=limits)
+
+
+def verify_archive_bytes(
+    data: bytes,
+    where: str,
+    trusted: Mapping[str, Ed25519PublicKey],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> VerifiedPackage:
+    """`verify_archive` on bytes already in memory (from a package store or an upload).
+
+    Args:
+        data: the archive's bytes.
+        where: how errors name the archive (a path, ``store:<sha256>``, an upload).
+        trusted: key id -> public key of every key whose signature is accepted.
+        limits: size and count bounds.
+
+    Raises:
+        ArchiveError, SignatureError: as `verify_archive`.
+    """
+    if not data:
+        raise ArchiveError("empty file, not a .wfpkg archive", archive=where)
+    if len(data) > limits.max_archive_bytes:
+        raise ArchiveError(
+            f"archive is {len(data)} bytes, over the limit of {limits.max_archive_bytes}", archive=where)
     members = _read_members(data, where, limits)
     manifest, metadata, sig = _check_documents(members, where, trusted)
     wheels = sorted((n[len(WHEELS_DIR):], b) for n, b in members.items() if n.startswith(WHEELS_DIR))
@@ -188,6 +215,7 @@ def verify_archive(
         sha256=hashlib.sha256(data).hexdigest(),
         members=types.MappingProxyType(dict(members)),
         wheels=wheels,
+        data=data,
     )
 
 
@@ -354,7 +382,7 @@ def _check_local_header(data: bytes, info: zipfile.ZipInfo, where: str) -> int:
         raise ArchiveError("encrypted members are not allowed", name, archive=where)
     if method != info.compress_type:
         raise ArchiveError("local file header and central directory disagree on compression", name, archive=where)
-    return off + _LOCAL_HEADER.size + nlen + elen
+    return off + _LOCAL_HEADER.size + int(nlen) + int(elen)
 
 
 def _inflate(info: zipfile.ZipInfo, raw: bytes, where: str) -> bytes:

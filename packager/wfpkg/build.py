@@ -271,7 +271,7 @@ def build_package(
     members[MANIFEST] = manifest_bytes
     members[SIGNATURE] = signature_bytes(key, manifest_bytes)
     out = out_dir / f"{project.name}-{project.version}.wfpkg"
-    write_archive(out, members, time.gmtime(epoch)[:6])  # type: ignore[arg-type]
+    write_archive(out, members, time.gmtime(epoch)[:6])
     say("verifying the archive")
     pub = key.public_key()
     try:

@@ -17,13 +17,28 @@ Put side effects before a wait inside `step` so they happen once.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar, overload
 
-from .errors import ChildWorkflowError, WaitTimeout, WfpkgError
-from .runtime import ContinueAsNew, Runtime, error_from_envelope
+from .errors import ChildWorkflowError, InvalidPayload, WaitTimeout, WfpkgError
+from .protocol import (
+    CancelExecution,
+    ChildStarted,
+    ChildWait,
+    Done,
+    Now,
+    NowResult,
+    SignalExecution,
+    SignalWait,
+    StartChild,
+    TimerWait,
+    Wait,
+    WaitCall,
+    WaitDone,
+)
+from .runtime import ContinueAsNew, Runtime
 
 __all__ = [
     "ChildHandle",
@@ -35,40 +50,15 @@ __all__ = [
     "WaitResult",
 ]
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def _seconds(duration: timedelta | float | int) -> float:
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
     if seconds < 0:
         raise WfpkgError(f"a duration cannot be negative: {duration!r}")
     return seconds
-
-
-class Wait:
-    """Something a task can wait for durably: a signal, a timer or a child workflow."""
-
-    def spec(self) -> dict[str, Any]:
-        """The wait as the backend records it."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class SignalWait(Wait):
-    """The next signal called ``name`` sent to this execution; its value is the payload."""
-
-    name: str
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": "signal", "name": self.name}
-
-
-@dataclass(frozen=True)
-class TimerWait(Wait):
-    """A timer that fires ``seconds`` after the wait is first made; its value is ``None``."""
-
-    seconds: float
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": "timer", "seconds": self.seconds}
 
 
 @dataclass(frozen=True)
@@ -99,14 +89,10 @@ class ChildResult:
 
 
 @dataclass(frozen=True)
-class ChildHandle(Wait):
+class ChildHandle(ChildWait):
     """A started child workflow; `result` waits for it durably."""
 
-    id: str
-    _ctx: Context | None = None
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": "child", "id": self.id}
+    _ctx: Context | None = field(default=None, compare=False, repr=False)
 
     def result(self, timeout: timedelta | float | None = None) -> dict[str, Any]:
         """Wait for the child and return its output.
@@ -131,11 +117,13 @@ class WaitResult:
         index: position of the winner among the waits given.
         wait: the winning wait.
         value: a signal's payload, ``None`` for a timer, a `ChildResult` for a child.
+        key: the winner's key when the waits were given as a mapping, else its position.
     """
 
     index: int
     wait: Wait
     value: Any
+    key: str | int = 0
 
 
 class Context(Mapping[str, Any]):
@@ -221,11 +209,6 @@ class Context(Mapping[str, Any]):
             )
         return self._runtime
 
-    def _checked(self, result: Any) -> Any:
-        if isinstance(result, Mapping) and "error" in result:
-            raise error_from_envelope(result)
-        return result
-
     @property
     def is_cancelled(self) -> bool:
         """True once cancellation of this execution has been requested.
@@ -235,19 +218,18 @@ class Context(Mapping[str, Any]):
         """
         return self._runtime.cancelled if self._runtime is not None else False
 
-    def step(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def step(self, name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` once and journal its JSON result.
 
         On a replay the recorded result is returned and ``fn`` is not called:
         put every side effect that precedes a wait in a step.
         """
-        result = self._rt.call("step", name, compute=lambda: fn(*args, **kwargs))
-        return result["value"]
+        value: T = self._rt.step(name, lambda: fn(*args, **kwargs))
+        return value
 
     def now(self) -> datetime:
         """The current time, journaled so that a replay sees the same value."""
-        result = self._rt.call("now", "now")
-        return datetime.fromisoformat(result["value"])
+        return datetime.fromisoformat(self._rt.call(Now(), NowResult).value)
 
     def signal(self, name: str) -> SignalWait:
         """A wait for the next signal ``name``, for `wait_any`."""
@@ -257,39 +239,75 @@ class Context(Mapping[str, Any]):
         """A wait for a timer of ``duration`` (seconds or timedelta), for `wait_any`."""
         return TimerWait(_seconds(duration))
 
-    def wait_any(self, *waits: Wait, timeout: timedelta | float | None = None) -> WaitResult:
+    def wait_any(self, *waits: Wait | Mapping[str, Wait],
+                 timeout: timedelta | float | None = None) -> WaitResult:
         """Wait for the first of several waits; the others are cancelled and never fire.
+
+        Give the waits in order (``result.index`` names the winner) or as one
+        mapping (``result.key`` names it by the key you gave)::
+
+            first = ctx.wait_any({"approved": ctx.signal("approval"), "expired": ctx.timer(3600)})
+            if first.key == "expired": ...
 
         Raises:
             WaitTimeout: ``timeout`` passed before any of them finished.
         """
-        if not waits:
+        keys: list[str | int]
+        if len(waits) == 1 and isinstance(waits[0], Mapping):
+            named = dict(waits[0])
+            keys, chosen = list(named), list(named.values())
+        else:
+            chosen = [w for w in waits if isinstance(w, Wait)]
+            if len(chosen) != len(waits):
+                raise WfpkgError(f"task {self.task_id!r}: wait_any takes waits, or one mapping of them")
+            keys = list(range(len(chosen)))
+        if not chosen:
             raise WfpkgError(f"task {self.task_id!r}: wait_any needs at least one wait")
-        result = self._wait(list(waits), "any", timeout)
-        index = int(result["index"])
-        value = result.get("value")
-        if isinstance(waits[index], ChildHandle):
+        done = self._wait(chosen, "any", timeout)
+        index = int(done.index or 0)
+        value = done.value
+        if isinstance(chosen[index], ChildWait):
             value = ChildResult.from_value(value)
-        return WaitResult(index, waits[index], value)
+        return WaitResult(index, chosen[index], value, keys[index])
 
-    def _wait(self, waits: list[Wait], mode: str, timeout: timedelta | float | None) -> Any:
-        specs = [w.spec() for w in waits]
-        name = "|".join(f"{s['type']}:{s.get('name', s.get('id', s.get('seconds')))}" for s in specs)
-        request = {"waits": specs, "mode": mode, "timeout": None if timeout is None else _seconds(timeout)}
-        result = self._checked(self._rt.call("wait", f"{mode}({name})", request))
-        if result.get("timeout"):
-            raise WaitTimeout(f"task {self.task_id!r}: timed out waiting for {name}")
-        return result
+    def _wait(self, waits: list[Wait], mode: str, timeout: timedelta | float | None) -> WaitDone:
+        call = WaitCall(tuple(_plain(w) for w in waits), "all" if mode == "all" else "any",
+                        None if timeout is None else _seconds(timeout))
+        done = self._rt.call(call, WaitDone)
+        if done.timed_out:
+            raise WaitTimeout(f"task {self.task_id!r}: timed out waiting for {call.name[len(mode) + 1:-1]}")
+        return done
 
-    def wait_for_signal(self, name: str, timeout: timedelta | float | None = None) -> Any:
+    @overload
+    def wait_for_signal(self, name: str, timeout: timedelta | float | None = None) -> Any: ...
+
+    @overload
+    def wait_for_signal(self, name: str, timeout: timedelta | float | None = None, *,
+                        type: type[T]) -> T: ...
+
+    def wait_for_signal(self, name: str, timeout: timedelta | float | None = None, *,
+                        type: type[Any] | None = None) -> Any:  # noqa: A002
         """Wait for the next signal ``name`` and return its payload.
 
-        A signal sent before the wait is buffered and returned at once.
+        A signal sent before the wait is buffered and returned at once. Given
+        ``type`` (a dataclass, a TypedDict, a pydantic model, ``int``, ...),
+        the payload is validated and converted to it::
+
+            @dataclass
+            class Approval:
+                approved: bool
+                by: str
+
+            decision = ctx.wait_for_signal("approval", type=Approval)
 
         Raises:
             WaitTimeout: ``timeout`` passed first.
+            InvalidPayload: the payload does not fit ``type`` (names the field).
         """
-        return self.wait_any(SignalWait(name), timeout=timeout).value
+        payload = self.wait_any(SignalWait(name), timeout=timeout).value
+        if type is None:
+            return payload
+        return _convert(payload, type, f"task {self.task_id!r}: signal {name!r}")
 
     def sleep(self, duration: timedelta | float) -> None:
         """Sleep durably: the task holds no thread and the timer survives restarts."""
@@ -302,13 +320,7 @@ class Context(Mapping[str, Any]):
             ExecutionNotFound: no such execution.
             ExecutionFinished: it has already finished.
         """
-        self._checked(
-            self._rt.call(
-                "signal_execution",
-                f"{execution_id}:{name}",
-                {"id": execution_id, "name": name, "payload": payload},
-            )
-        )
+        self._rt.call(SignalExecution(execution_id, name, payload), Done)
 
     def cancel_execution(self, execution_id: str, reason: str | None = None) -> None:
         """Request cancellation of another execution of this tenant.
@@ -316,9 +328,7 @@ class Context(Mapping[str, Any]):
         Raises:
             ExecutionNotFound: no such execution.
         """
-        self._checked(
-            self._rt.call("cancel_execution", execution_id, {"id": execution_id, "reason": reason})
-        )
+        self._rt.call(CancelExecution(execution_id, reason), Done)
 
     def start_child(
         self,
@@ -339,15 +349,9 @@ class Context(Mapping[str, Any]):
             timeout: seconds the child may run before it is cancelled as failed.
             retry: how many times a failed child is started again (default 0).
         """
-        request = {
-            "workflow": workflow,
-            "input": dict(input or {}),
-            "id": id,
-            "timeout": None if timeout is None else _seconds(timeout),
-            "retry": int(retry or 0),
-        }
-        result = self._checked(self._rt.call("start_child", id or workflow, request))
-        return ChildHandle(str(result["id"]), self)
+        call = StartChild(workflow, dict(input or {}), id,
+                          None if timeout is None else _seconds(timeout), int(retry or 0))
+        return ChildHandle(self._rt.call(call, ChildStarted).id, self)
 
     def gather(
         self, handles: Sequence[ChildHandle], timeout: timedelta | float | None = None
@@ -361,8 +365,8 @@ class Context(Mapping[str, Any]):
         """
         if not handles:
             return []
-        result = self._wait(list(handles), "all", timeout)
-        return [ChildResult.from_value(v) for v in result["values"]]
+        done = self._wait(list(handles), "all", timeout)
+        return [ChildResult.from_value(v) for v in done.values or []]
 
     def continue_as_new(self, input: Mapping[str, Any]) -> NoReturn:  # noqa: A002
         """End this run and start the execution again with ``input`` and an empty journal.
@@ -370,3 +374,21 @@ class Context(Mapping[str, Any]):
         The execution keeps its id; unconsumed signals stay buffered for the new run.
         """
         raise ContinueAsNew(input)
+
+
+def _plain(wait: Wait) -> Wait:
+    """The wait as the protocol carries it (a child handle without its context)."""
+    return ChildWait(wait.id) if isinstance(wait, ChildHandle) else wait
+
+
+def _convert(payload: Any, target: type[T], where: str) -> T:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        value: T = TypeAdapter(target).validate_python(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors())
+        raise InvalidPayload(f"{where}: payload does not fit {getattr(target, '__name__', target)}: "
+                             f"{problems}") from None
+    return value

@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tomli_w
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .dag import dag_problems
-from .errors import InvalidName, ManifestError
-from .names import check_name, check_version
-from .workflow import TriggerRule
+from .errors import ManifestError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +31,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-_HEX = set("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -113,106 +108,47 @@ class Manifest:
         return cls.from_dict(doc)
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Manifest:
-        """Validate a parsed manifest; see `from_bytes`."""
-        problems: list[str] = []
+    def from_verified_bytes(cls, data: bytes) -> Manifest:
+        """Build from bytes that were already verified and validated (by the host, at registration).
 
-        def need(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-            if not isinstance(mapping, Mapping) or key not in mapping:
-                problems.append(f"{where}: missing {key!r}")
-                return None
-            value = mapping[key]
-            if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-                problems.append(f"{where}: {key!r} has the wrong type")
-                return None
-            return value
+        A worker process uses this for the manifest its host sends it: no schema
+        check, so the worker starts without importing pydantic.
+        """
+        doc = tomllib.loads(data.decode("utf-8"))
+        pkg = doc["package"]
+        return cls(
+            name=pkg["name"], version=pkg["version"], requires_python=pkg["requires_python"],
+            sdk=pkg["sdk"], build_time=pkg["build_time"], key_id=pkg["key_id"],
+            entry_points=dict(doc["entry_points"]), workflows=list(doc["workflows"]),
+            files=[FileEntry(f["path"], f["size"], f["sha256"]) for f in doc["files"]],
+        )
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Manifest:
+        """Validate a parsed manifest against `wfpkg.schema.ManifestSchema`; see `from_bytes`."""
+        from pydantic import ValidationError
+
+        from .schema import ManifestSchema, problem_text
 
         if doc.get("format") != FORMAT_VERSION:
             raise ManifestError(
                 f"manifest.toml: format {doc.get('format')!r} is not supported (this SDK reads {FORMAT_VERSION})"
             )
-        unknown = set(doc) - {"format", "package", "entry_points", "workflows", "files"}
-        if unknown:
-            problems.append(f"manifest.toml: unknown keys {sorted(unknown)}")
-        pkg = need(doc, "package", dict, "manifest.toml") or {}
-        fields = {k: need(pkg, k, str, "[package]") for k in
-                  ("name", "version", "requires_python", "sdk", "build_time", "key_id")}
-        for key, check in (("name", lambda v: check_name(v, "package name")),
-                           ("version", lambda v: check_version(v, "package version"))):
-            if fields[key] is not None:
-                try:
-                    fields[key] = check(fields[key])
-                except InvalidName as exc:
-                    problems.append(f"[package]: {exc}")
-        for key in ("requires_python", "sdk"):
-            if fields[key] is not None:
-                try:
-                    SpecifierSet(fields[key])
-                except InvalidSpecifier:
-                    problems.append(f"[package]: {key} {fields[key]!r} is not a version specifier")
-        entry_points = need(doc, "entry_points", dict, "manifest.toml") or {}
-        if not entry_points:
-            problems.append("manifest.toml: no entry points")
-        for ep_name, target in entry_points.items():
-            if not isinstance(target, str) or not target:
-                problems.append(f"[entry_points]: {ep_name!r} has no target")
-        workflows = need(doc, "workflows", list, "manifest.toml") or []
-        names: set[str] = set()
-        for i, wf in enumerate(workflows):
-            where = f"workflows[{i}]"
-            wname = need(wf, "name", str, where)
-            tasks = need(wf, "tasks", list, where) or []
-            if wname is not None:
-                try:
-                    check_name(wname, "workflow name")
-                except InvalidName as exc:
-                    problems.append(f"{where}: {exc}")
-                if wname in names:
-                    problems.append(f"{where}: workflow {wname!r} appears twice")
-                names.add(wname)
-            deps: dict[str, list[str]] = {}
-            for j, task in enumerate(tasks):
-                twhere = f"{where}.tasks[{j}]"
-                tid = need(task, "id", str, twhere)
-                dep = need(task, "depends_on", list, twhere)
-                trigger = need(task, "trigger", str, twhere)
-                need(task, "retry", dict, twhere)
-                if trigger is not None and trigger not in {r.value for r in TriggerRule}:
-                    problems.append(f"{twhere}: unknown trigger {trigger!r}")
-                if tid is not None:
-                    if tid in deps:
-                        problems.append(f"{twhere}: task {tid!r} appears twice")
-                    deps[tid] = [d for d in (dep or []) if isinstance(d, str)]
-            if wname is not None:
-                problems.extend(dag_problems(wname, deps))
-        if not workflows:
-            problems.append("manifest.toml: no workflows")
-        files: list[FileEntry] = []
-        for i, entry in enumerate(need(doc, "files", list, "manifest.toml") or []):
-            where = f"files[{i}]"
-            path, size, digest = (need(entry, "path", str, where), need(entry, "size", int, where),
-                                  need(entry, "sha256", str, where))
-            if digest is not None and (len(digest) != 64 or not set(digest) <= _HEX):
-                problems.append(f"{where}: sha256 of {path!r} is not 64 lowercase hex digits")
-            if size is not None and size < 0:
-                problems.append(f"{where}: negative size for {path!r}")
-            if None not in (path, size, digest):
-                files.append(FileEntry(path, size, digest))
-        paths = [f.path for f in files]
-        if len(set(paths)) != len(paths):
-            problems.append("manifest.toml: a file is listed twice")
-        if problems:
-            raise ManifestError("manifest.toml: " + "; ".join(problems))
+        try:
+            checked = ManifestSchema.model_validate(doc)
+        except ValidationError as exc:
+            raise ManifestError("manifest.toml: " + problem_text(exc, "keys")) from None
+        pkg = checked.package
         return cls(
-            name=fields["name"],
-            version=fields["version"],
-            requires_python=fields["requires_python"],
-            sdk=fields["sdk"],
-            build_time=fields["build_time"],
-            key_id=fields["key_id"],
-            entry_points=dict(entry_points),
-            workflows=list(workflows),
-            files=files,
+            name=pkg.name,
+            version=pkg.version,
+            requires_python=pkg.requires_python,
+            sdk=pkg.sdk,
+            build_time=pkg.build_time,
+            key_id=pkg.key_id,
+            entry_points=dict(checked.entry_points),
+            workflows=list(doc["workflows"]),
+            files=[FileEntry(f.path, f.size, f.sha256) for f in checked.files],
         )
 
 
@@ -245,14 +181,15 @@ class Metadata:
             raise ManifestError(f"metadata.json is not valid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise ManifestError("metadata.json: not a JSON object")
-        required = ("name", "version", "builder", "build_time", "source_fingerprint")
-        missing = [k for k in required if not isinstance(doc.get(k), str)]
-        if missing:
-            raise ManifestError(f"metadata.json: missing or non-string fields {missing}")
-        extra = set(doc) - set(cls.__dataclass_fields__)
-        if extra:
-            raise ManifestError(f"metadata.json: unknown fields {sorted(extra)}")
-        return cls(**{k: str(v) for k, v in doc.items()})
+        from pydantic import ValidationError
+
+        from .schema import MetadataSchema, problem_text
+
+        try:
+            checked = MetadataSchema.model_validate(doc)
+        except ValidationError as exc:
+            raise ManifestError("metadata.json: " + problem_text(exc, "fields")) from None
+        return cls(**checked.model_dump())
 
     def check_against(self, manifest: Manifest) -> None:
         """Raise `ManifestError` unless name, version and build time agree with the manifest."""

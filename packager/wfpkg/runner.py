@@ -10,73 +10,14 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from .context import Context
 from .errors import Cancelled, NonDeterminismError, WfpkgError
+from .protocol import OutcomeStatus, TaskOutcome, TaskRequest
 from .runtime import Backend, ContinueAsNew, Runtime, Suspended
 from .workflow import TaskSpec
 
 __all__ = ["TaskOutcome", "TaskRequest", "run_task"]
-
-
-@dataclass(frozen=True)
-class TaskRequest:
-    """Everything one attempt of one task needs (all JSON-able but for the spec).
-
-    Attributes:
-        run_id: the host's id for this attempt (used to route durable calls).
-        tenant, execution_id, workflow, task_id, attempt: who and where.
-        input: the merged input the task sees.
-        journal: its journal entries so far, for replay.
-    """
-
-    run_id: str
-    tenant: str
-    execution_id: str
-    workflow: str
-    task_id: str
-    attempt: int
-    input: dict[str, Any]
-    journal: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form, for the worker pipe."""
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TaskRequest:
-        """Inverse of `to_dict`."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True)
-class TaskOutcome:
-    """How one attempt ended.
-
-    Attributes:
-        status: ``succeeded``, ``failed``, ``suspended``, ``cancelled`` or ``continue_as_new``.
-        output: the task's output (succeeded) or the new input (continue_as_new).
-        error: ``Type: message`` when it failed.
-        retryable: whether the task's retry policy allows another attempt for this error.
-        detail: the traceback of a failure, or what a suspended task waits for.
-    """
-
-    status: str
-    output: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    retryable: bool = False
-    detail: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form, for the worker pipe."""
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TaskOutcome:
-        """Inverse of `to_dict`."""
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def _error_text(exc: BaseException) -> str:
@@ -111,19 +52,19 @@ def run_task(spec: TaskSpec, request: TaskRequest, backend: Backend) -> TaskOutc
             ctx.update(returned)
         output = ctx.output
         json.dumps(output)
-        return TaskOutcome("succeeded", output)
+        return TaskOutcome(OutcomeStatus.SUCCEEDED, output)
     except Suspended as exc:
-        return TaskOutcome("suspended", detail=exc.waiting_for)
+        return TaskOutcome(OutcomeStatus.SUSPENDED, waiting_for=exc.waiting_for)
     except Cancelled as exc:
-        return TaskOutcome("cancelled", error=_error_text(exc) if str(exc) else "Cancelled")
+        return TaskOutcome(OutcomeStatus.CANCELLED, error=_error_text(exc))
     except ContinueAsNew as exc:
-        return TaskOutcome("continue_as_new", output=exc.input)
+        return TaskOutcome(OutcomeStatus.CONTINUE_AS_NEW, output=exc.input)
     except NonDeterminismError as exc:
-        return TaskOutcome("failed", error=_error_text(exc), retryable=False,
+        return TaskOutcome(OutcomeStatus.FAILED, error=_error_text(exc), retryable=False,
                            detail=traceback.format_exc())
     except Exception as exc:  # noqa: BLE001 - task code may raise anything; it is reported
         return TaskOutcome(
-            "failed",
+            OutcomeStatus.FAILED,
             error=_error_text(exc),
             retryable=spec.retry.retries(exc),
             detail=traceback.format_exc(),

@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from . import errors
-from .errors import Cancelled, NonDeterminismError, WfpkgError
+from .errors import Cancelled, NonDeterminismError, WfpkgError, error_from_info
+from .protocol import DurableCall, Failed, JournalEntry, Result, Step, StepResult
 
-__all__ = ["Backend", "ContinueAsNew", "Runtime", "Suspended", "error_from_envelope"]
+__all__ = ["Backend", "ContinueAsNew", "Runtime", "Suspended"]
+
+R = TypeVar("R")
 
 
 class Suspended(BaseException):  # noqa: N818 - a control-flow signal, like StopIteration
@@ -31,10 +33,13 @@ class Suspended(BaseException):  # noqa: N818 - a control-flow signal, like Stop
 
     The backend has already recorded what the task waits for; the host runs the
     task again once the wait is satisfied.
+
+    Attributes:
+        waiting_for: what the task waits for, in words (for ``wfhost status``).
     """
 
-    def __init__(self, waiting_for: Mapping[str, Any] | None = None) -> None:
-        self.waiting_for = dict(waiting_for or {})
+    def __init__(self, waiting_for: str | None = None) -> None:
+        self.waiting_for = waiting_for
         super().__init__("task suspended on a durable wait")
 
 
@@ -55,12 +60,10 @@ class Backend(ABC):
     """
 
     @abstractmethod
-    def execute(self, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
+    def execute(self, seq: int, call: DurableCall) -> Result:
         """Perform durable call number ``seq`` for the first time and return its journaled result.
 
-        Kinds: ``step`` (``{"value": v}``), ``wait`` (``{"waits": [...],
-        "mode": "any"|"all", "timeout": s|None}``), ``signal_execution``,
-        ``cancel_execution``, ``start_child``, ``now``.
+        A refused call returns `Failed` (journaled too, so a replay raises the same error).
 
         Raises:
             Suspended: a wait is not satisfied yet (recorded; run again later).
@@ -72,31 +75,18 @@ class Backend(ABC):
         """Whether cancellation of the execution has been requested."""
 
 
-def error_from_envelope(envelope: Mapping[str, Any]) -> WfpkgError:
-    """Rebuild an SDK error from its journaled form ``{"error": type, "message": text}``."""
-    cls = getattr(errors, str(envelope.get("error")), None)
-    message = str(envelope.get("message", ""))
-    if cls is errors.ChildWorkflowError:
-        return errors.ChildWorkflowError(
-            str(envelope.get("child_id")), str(envelope.get("status")), envelope.get("detail")
-        )
-    if isinstance(cls, type) and issubclass(cls, WfpkgError) and cls is not errors.DefinitionError:
-        return cls(message)
-    return WfpkgError(message)
-
-
 class Runtime:
     """Numbers, replays and forwards the durable calls of one task run.
 
     Args:
         backend: performs calls the journal does not hold yet.
-        journal: the task's journal entries ``{"seq", "kind", "name", "result"}``.
+        journal: the task's journal so far.
         label: ``execution/task`` used in error messages.
     """
 
-    def __init__(self, backend: Backend, journal: Iterable[Mapping[str, Any]], label: str) -> None:
+    def __init__(self, backend: Backend, journal: Iterable[JournalEntry], label: str) -> None:
         self._backend = backend
-        self._journal = {int(e["seq"]): e for e in journal}
+        self._journal = {e.seq: e for e in journal}
         self._label = label
         self._seq = 0
 
@@ -110,42 +100,58 @@ class Runtime:
         """Whether cancellation of the execution has been requested."""
         return self._backend.cancelled()
 
-    def call(
-        self,
-        kind: str,
-        name: str,
-        request: Mapping[str, Any] | None = None,
-        compute: Callable[[], Any] | None = None,
-    ) -> Any:
-        """Make durable call ``kind``/``name``: replay it from the journal or perform it.
-
-        Args:
-            kind: the call's kind (see `Backend.execute`).
-            name: what it is about (step name, signal names, child id), checked on replay.
-            request: the call's arguments.
-            compute: for steps, the function whose JSON result is recorded.
-        """
-        self._seq += 1
-        seq = self._seq
-        entry = self._journal.get(seq)
-        if entry is not None:
-            if entry["kind"] != kind or entry["name"] != name:
-                raise NonDeterminismError(
-                    f"{self._label}: durable call #{seq} is {kind} {name!r} but the journal "
-                    f"recorded {entry['kind']} {entry['name']!r}; task code must make the same "
-                    "durable calls in the same order on every run"
-                )
-            return entry["result"]
-        if self._backend.cancelled():
-            raise Cancelled(f"{self._label}: execution cancelled")
-        body = dict(request or {})
-        if compute is not None:
+    def step(self, name: str, compute: Callable[[], Any]) -> Any:
+        """Durable call `Step`: replay the recorded value, or compute, check it is JSON and record it."""
+        entry = self._replay("step", name)
+        if entry is None:
+            self._ready()
             value = compute()
             try:
                 json.dumps(value)
             except (TypeError, ValueError) as exc:
                 raise WfpkgError(
-                    f"{self._label}: step {name!r} returned a value that is not JSON: {exc}"
-                ) from None
-            body["value"] = value
-        return self._backend.execute(seq, kind, name, body)
+                    f"{self._label}: step {name!r} returned a value that is not JSON: {exc}") from None
+            entry = self._backend.execute(self._seq, Step(name, value))
+        return self._expect(entry, StepResult, "step").value
+
+    def call(self, call: DurableCall, expect: type[R]) -> R:
+        """Make a durable call: replay it from the journal or perform it.
+
+        Returns:
+            its result, which is an ``expect``.
+
+        Raises:
+            NonDeterminismError: the journal holds another call at this number.
+            WfpkgError: the call was refused (the error registered for its code).
+            Cancelled: the execution was cancelled.
+        """
+        entry = self._replay(call.kind, call.name)
+        if entry is None:
+            self._ready()
+            entry = self._backend.execute(self._seq, call)
+        return self._expect(entry, expect, call.kind)
+
+    def _replay(self, kind: str, name: str) -> Result | None:
+        self._seq += 1
+        entry = self._journal.get(self._seq)
+        if entry is None:
+            return None
+        if entry.kind != kind or entry.name != name:
+            raise NonDeterminismError(
+                f"{self._label}: durable call #{self._seq} is {kind} {name!r} but the journal "
+                f"recorded {entry.kind} {entry.name!r}; task code must make the same "
+                "durable calls in the same order on every run"
+            )
+        return entry.result
+
+    def _ready(self) -> None:
+        if self._backend.cancelled():
+            raise Cancelled(f"{self._label}: execution cancelled")
+
+    def _expect(self, result: Result, expect: type[R], kind: str) -> R:
+        if isinstance(result, Failed):
+            raise error_from_info(result.error)
+        if not isinstance(result, expect):
+            raise WfpkgError(f"{self._label}: durable call #{self._seq} ({kind}) got a "
+                             f"{type(result).__name__}, not a {expect.__name__}")
+        return result

@@ -27,7 +27,7 @@ import operator
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .dag import dag_problems, topological_order
 from .errors import DefinitionError, FatalTaskError, InvalidName
@@ -255,6 +255,22 @@ class Workflow:
         """Tasks by id, in declaration order."""
         return dict(self._tasks)
 
+    @overload
+    def task(self, fn: F, /) -> F: ...
+
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        *,
+        id: str | None = None,  # noqa: A002
+        depends_on: Iterable[str | Callable[..., Any]] = (),
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        trigger: TriggerRule | str = TriggerRule.ALL_SUCCESS,
+        when: When | None = None,
+    ) -> Callable[[F], F]: ...
+
     def task(
         self,
         fn: F | None = None,
@@ -265,7 +281,7 @@ class Workflow:
         timeout: float | None = None,
         trigger: TriggerRule | str = TriggerRule.ALL_SUCCESS,
         when: When | None = None,
-    ) -> Any:
+    ) -> F | Callable[[F], F]:
         """Declare a task; use as ``@wf.task`` or ``@wf.task(...)``.
 
         Args:

@@ -3,11 +3,14 @@
 They travel over a `socket.socketpair`, never stdin/stdout, so package code
 that prints cannot corrupt them.
 
+The bodies are the typed messages of `wfpkg.protocol` in their JSON form:
+
 Host → worker: ``load`` (install_dir, package, label, manifest), ``run``
-(run_id, request), ``reply`` (call_id, result | raise), ``cancel``
-(execution_id), ``stop``.
+(run_id, request: `TaskRequest`), ``reply`` (call_id, then one of result:
+an encoded `Result`, suspended: what the task waits for, error: an
+`ErrorInfo`), ``cancel`` (run_id), ``stop``.
 Worker → host: ``ready``, ``load_failed`` (error), ``call`` (call_id,
-run_id, seq, kind, name, request), ``done`` (run_id, outcome).
+run_id, seq, call: an encoded `DurableCall`), ``done`` (run_id, outcome: `TaskOutcome`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import json
 import socket
 import struct
 import threading
-from typing import Any, Final
+from typing import Any, ClassVar, Final
+
+from wfpkg.errors import ProtocolError
 
 __all__ = ["MAX_FRAME", "FrameError", "read_frame", "write_frame"]
 
@@ -24,8 +29,10 @@ MAX_FRAME: Final = 64 * 1024 * 1024
 _LEN = struct.Struct(">I")
 
 
-class FrameError(Exception):
+class FrameError(ProtocolError):
     """The peer sent something that is not a frame (internal; never leaves the pool)."""
+
+    code: ClassVar[str] = "frame"
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:

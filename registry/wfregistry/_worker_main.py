@@ -20,18 +20,28 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from wfpkg.errors import Cancelled
+from wfpkg.errors import WfpkgError
 from wfpkg.manifest import Manifest
 from wfpkg.plugin import ENTRY_POINT_GROUP, collect_workflows, plugin_manager
-from wfpkg.runner import TaskOutcome, TaskRequest, run_task
-from wfpkg.runtime import Backend, Suspended, error_from_envelope
+from wfpkg.protocol import (
+    DurableCall,
+    ErrorInfo,
+    Failed,
+    OutcomeStatus,
+    Result,
+    TaskOutcome,
+    TaskRequest,
+    decode_result,
+    encode_call,
+)
+from wfpkg.runner import run_task
+from wfpkg.runtime import Backend, Suspended
 from wfpkg.workflow import Workflow, dags_differ
 
 from ._protocol import read_frame, write_frame
@@ -39,8 +49,8 @@ from ._protocol import read_frame, write_frame
 __all__: list[str] = []
 
 
-class _LoadFailed(Exception):
-    pass
+class _LoadFailed(WfpkgError):
+    """Loading failed; the message is the one-line reason (reported as ``load_failed``)."""
 
 
 class _StdoutRecorder(io.TextIOBase):
@@ -113,21 +123,18 @@ def load_package(install_dir: Path, package: str, manifest: Manifest) -> dict[st
                     f"entry point {ep.name!r} points at module {ep.module!r} "
                     f"({origin or 'not found'}), which is outside the package's own files"
                 )
+        # One pass over the package's own entry points (pluggy's load_setuptools_entrypoints
+        # would rescan every installed distribution once per entry point).
         for ep in eps:
             try:
-                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
             except BaseException as exc:  # noqa: BLE001 - package code may raise anything at import
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 raise _LoadFailed(
                     f"importing entry point {ep.name!r} ({ep.value}) raised {_error_text(exc)}"
                 ) from None
-        for plugin, info in pm.list_plugin_distinfo():
-            if canonicalize_name(info.project_name) != own:
-                raise _LoadFailed(
-                    f"plugin {plugin!r} came from distribution {info.project_name!r}, "
-                    f"not from {package!r}"
-                )
             module_file = getattr(sys.modules.get(getattr(plugin, "__module__", "") or "", None),
                                   "__file__", None) or getattr(plugin, "__file__", None)
             if not _inside(module_file, root):
@@ -168,27 +175,22 @@ class _Worker:
         except OSError:
             os._exit(0)  # the host is gone: nobody to report to
 
-    def call(self, run_id: str, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
+    def call(self, run_id: str, seq: int, call: DurableCall) -> Result:
         call_id = next(self.counter)
         event = threading.Event()
         slot: list[dict[str, Any]] = []
         with self.calls_lock:
             self.calls[call_id] = (event, slot)
-        self.send({"op": "call", "call_id": call_id, "run_id": run_id, "seq": seq, "kind": kind,
-                   "name": name, "request": dict(request)})
+        self.send({"op": "call", "call_id": call_id, "run_id": run_id, "seq": seq, "call": encode_call(call)})
         event.wait()
         reply = slot[0]
-        raised = reply.get("raise")
-        if raised == "suspended":
-            raise Suspended(reply.get("waiting_for") or {})
-        if raised == "cancelled":
-            raise Cancelled(reply.get("message") or "execution cancelled")
-        if raised == "error":
-            envelope = dict(reply.get("envelope") or {})
-            envelope.setdefault("error", reply.get("type"))
-            envelope.setdefault("message", reply.get("message", ""))
-            raise error_from_envelope(envelope)
-        return reply.get("result")
+        if "suspended" in reply:
+            waiting = reply["suspended"]
+            raise Suspended(None if waiting is None else str(waiting))
+        if "error" in reply:
+            # Returned, not raised: the runtime raises the error registered for its code.
+            return Failed(ErrorInfo.from_json(reply["error"]))
+        return decode_result(call.kind, reply["result"])
 
     def run(self, frame: dict[str, Any]) -> None:
         run_id = str(frame.get("run_id"))
@@ -198,20 +200,20 @@ class _Worker:
             spec = wf.tasks.get(request.task_id) if wf is not None else None
             if spec is None:
                 outcome = TaskOutcome(
-                    "failed",
+                    OutcomeStatus.FAILED,
                     error=f"{self.label} has no task {request.workflow}::{request.task_id}",
                     retryable=False,
                 )
             else:
-                outcome = run_task(spec, request, _SocketBackend(self, run_id, request.execution_id))
+                outcome = run_task(spec, request, _SocketBackend(self, run_id))
         except BaseException as exc:  # noqa: BLE001 - report, never lose a run
-            outcome = TaskOutcome("failed", error=f"worker error: {_error_text(exc)}", retryable=True)
+            outcome = TaskOutcome(OutcomeStatus.FAILED, error=f"worker error: {_error_text(exc)}", retryable=True)
         try:
             body = outcome.to_dict()
             self.send({"op": "done", "run_id": run_id, "outcome": body})
         except (TypeError, ValueError) as exc:
             self.send({"op": "done", "run_id": run_id, "outcome": TaskOutcome(
-                "failed", error=f"task outcome is not JSON: {exc}", retryable=False).to_dict()})
+                OutcomeStatus.FAILED, error=f"task outcome is not JSON: {exc}", retryable=False).to_dict()})
 
     def serve(self) -> None:
         first = read_frame(self.sock)
@@ -219,7 +221,7 @@ class _Worker:
             return
         self.label = str(first["label"])
         try:
-            manifest = Manifest.from_bytes(str(first["manifest"]).encode("utf-8"))
+            manifest = Manifest.from_verified_bytes(str(first["manifest"]).encode("utf-8"))
             self.workflows = load_package(Path(first["install_dir"]), str(first["package"]), manifest)
         except _LoadFailed as exc:
             self.send({"op": "load_failed", "error": str(exc)})
@@ -242,7 +244,7 @@ class _Worker:
                 slot.append(frame)
                 event.set()
             elif op == "cancel":
-                self.cancelled.add(str(frame["execution_id"]))
+                self.cancelled.add(str(frame["run_id"]))
             elif op == "stop":
                 threading.Thread(target=self._drain_and_exit, daemon=True).start()
 
@@ -255,16 +257,15 @@ class _Worker:
 
 
 class _SocketBackend(Backend):
-    def __init__(self, worker: _Worker, run_id: str, execution_id: str) -> None:
+    def __init__(self, worker: _Worker, run_id: str) -> None:
         self._worker = worker
         self._run_id = run_id
-        self._execution_id = execution_id
 
-    def execute(self, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
-        return self._worker.call(self._run_id, seq, kind, name, request)
+    def execute(self, seq: int, call: DurableCall) -> Result:
+        return self._worker.call(self._run_id, seq, call)
 
     def cancelled(self) -> bool:
-        return self._execution_id in self._worker.cancelled
+        return self._run_id in self._worker.cancelled
 
 
 def main(argv: list[str] | None = None) -> None:

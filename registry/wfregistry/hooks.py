@@ -55,7 +55,8 @@ class ExtensionSpecs:
     def wfhost_execution_finished(
         self, tenant: str, execution_id: str, workflow: str, status: str
     ) -> None:
-        """An execution reached a final status (succeeded, failed, cancelled, timed_out)."""
+        """An execution reached a final status (succeeded, failed, cancelled; an execution
+        that exceeds its timeout ends failed)."""
 
 
 def extension_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:

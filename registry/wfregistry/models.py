@@ -13,12 +13,12 @@ import enum
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Column, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["PackageState", "PackageVersion", "Tenant", "TrustedKey", "UTCDateTime", "utcnow"]
+__all__ = ["PackageArchive", "PackageState", "PackageVersion", "Tenant", "TrustedKey", "UTCDateTime", "utcnow"]
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
@@ -108,9 +108,26 @@ class PackageVersion(SQLModel, table=True):
     archive_sha256: str = Field(sa_column=Column(String(64), nullable=False))
     key_id: str = Field(sa_column=Column(String(64), nullable=False))
     manifest: str = Field(sa_column=Column(Text, nullable=False))
+    # Where the registering host installed it. Every host installs a version under its
+    # own home (`Registry.install_dir`) from the archive in `PackageArchive`; this is history.
     install_dir: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(sa_column=Column(String(16), nullable=False))
     registered_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     retired_at: Optional[datetime] = Field(  # noqa: UP045
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+
+
+class PackageArchive(SQLModel, table=True):
+    """A registered archive's signed bytes, addressed by their SHA-256: the one package store.
+
+    Every host installs a version from here on first use, verifying it again
+    against the tenant's keys as they are then.
+    """
+
+    __tablename__ = "package_archives"
+
+    sha256: str = Field(sa_column=Column(String(64), primary_key=True))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    stored_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

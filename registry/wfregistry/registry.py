@@ -23,7 +23,6 @@ import platform
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import wfpkg
-from wfpkg.archive import verify_archive
+from wfpkg.archive import VerifiedPackage, verify_archive, verify_archive_bytes
 from wfpkg.errors import ArchiveError, WfpkgError
 from wfpkg.keys import key_id as compute_key_id
 from wfpkg.keys import load_public_key, public_key_text
@@ -58,7 +57,7 @@ from .errors import (
 from .hooks import call_hook
 from .info import PackageInfo
 from .install import install_wheels
-from .models import PackageState, PackageVersion, Tenant, TrustedKey, utcnow
+from .models import PackageArchive, PackageState, PackageVersion, Tenant, TrustedKey, utcnow
 from .worker import trial_load
 
 __all__ = ["KeyInfo", "Registry"]
@@ -237,9 +236,7 @@ class Registry:
                 return existing
             work = Path(tempfile.mkdtemp(prefix=f"{tenant}__{m.name}__{m.version}.", dir=self._staging))
             try:
-                info = self._install_and_commit(work, tenant, m, pkg.sha256, pkg.key_id,
-                                                pkg.members["manifest.toml"].decode("utf-8"), label,
-                                                [(n, b) for n, b in pkg.wheels])
+                info = self._install_and_commit(work, tenant, pkg, label)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         _log.info("registered %s (key %s)", label, pkg.key_id)
@@ -280,13 +277,13 @@ class Registry:
             )
         return None
 
-    def _install_and_commit(self, work: Path, tenant: str, m: Manifest, sha256: str, kid: str,
-                            manifest_text: str, label: str,
-                            wheels: Sequence[tuple[str, bytes]]) -> PackageInfo:
+    def _install_and_commit(self, work: Path, tenant: str, pkg: VerifiedPackage,
+                            label: str) -> PackageInfo:
+        m = pkg.manifest
         staged = work / "install"
-        install_wheels(wheels, staged, label=label)
+        install_wheels(pkg.wheels, staged, label=label)
         trial_load(staged, m.name, m, timeout=self.load_timeout, log_path=work / "load.log", label=label)
-        final = self.packages_dir / tenant / m.name / m.version
+        final = self.install_dir(tenant, m.name, m.version)
         if final.exists():  # left by a crash between rename and commit: no row owns it
             shutil.rmtree(final)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -299,8 +296,11 @@ class Registry:
                     row.state = PackageState.INACTIVE.value
                     s.add(row)
                 s.flush()
+                if s.get(PackageArchive, pkg.sha256) is None:
+                    s.add(PackageArchive(sha256=pkg.sha256, data=pkg.data, size=len(pkg.data)))
                 row = PackageVersion(tenant=tenant, name=m.name, version=m.version,
-                                     archive_sha256=sha256, key_id=kid, manifest=manifest_text,
+                                     archive_sha256=pkg.sha256, key_id=pkg.key_id,
+                                     manifest=pkg.members["manifest.toml"].decode("utf-8"),
                                      install_dir=str(final), state=PackageState.ACTIVE.value)
                 s.add(row)
                 s.commit()
@@ -432,20 +432,75 @@ class Registry:
             row = s.exec(query.where(PackageVersion.state == PackageState.ACTIVE.value)).first()
             if row is None:
                 raise PackageNotFound(f"tenant {tenant!r} has no active version of package {package!r}")
-            return row
+            found: PackageVersion = row
+            return found
         version = check_version(version, "package version")
         # PEP 440 equality: a pin of 1.0 names 1.0.0.
         row = next((r for r in s.exec(query) if Version(r.version) == Version(version)), None)
         if row is None or row.state == PackageState.RETIRED.value:
             what = "was unregistered" if row is not None else "is not registered"
             raise PackageNotFound(f"{tenant}::{package}@{version} {what}")
-        return row
+        pinned: PackageVersion = row
+        return pinned
 
-    @staticmethod
-    def _info(row: PackageVersion) -> PackageInfo:
+    def install_dir(self, tenant: str, package: str, version: str) -> Path:
+        """Where this host installs a version: ``<packages_dir>/<tenant>/<package>/<version>``."""
+        return self.packages_dir / tenant / package / version
+
+    def ensure_installed(self, info: PackageInfo) -> PackageInfo:
+        """Install a registered version on this host from the package store, if it is not yet.
+
+        A version registered through another host is fetched from the store,
+        verified again against the tenant's keys as they are now (so a version
+        whose key was revoked since is not installed anew), checked against
+        this host, installed into staging and moved into place. A version
+        already installed here is used as it is.
+
+        Raises:
+            PackageNotFound: the store has no archive for it.
+            ArchiveRejected: it no longer verifies (revoked key, altered bytes).
+            IncompatiblePackage, InstallError: as at registration.
+        """
+        if info.install_dir.is_dir():
+            return info
+        with self._register_lock:
+            if info.install_dir.is_dir():  # another thread installed it meanwhile
+                return info
+            with Session(self.engine) as s:
+                stored = s.get(PackageArchive, info.archive_sha256)
+                data = stored.data if stored is not None else None
+            if data is None:
+                raise PackageNotFound(f"{info.label}: its archive is not in the package store")
+            where = f"package store {info.archive_sha256[:12]}"
+            try:
+                pkg = verify_archive_bytes(data, where, self.trusted_keys(info.tenant))
+            except ArchiveError as exc:
+                raise ArchiveRejected(
+                    f"{info.label} is not installed on this host: it no longer verifies for tenant "
+                    f"{info.tenant!r} ({exc}); register a version signed by a trusted key") from None
+            if pkg.sha256 != info.archive_sha256:
+                raise ArchiveRejected(f"{info.label}: the stored archive's hash does not match its row")
+            self._check_compatible(pkg.manifest, info.label)
+            work = Path(tempfile.mkdtemp(prefix=f"{info.tenant}__{info.name}__{info.version}.",
+                                         dir=self._staging))
+            try:
+                install_wheels(pkg.wheels, work / "install", label=info.label)
+                info.install_dir.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    (work / "install").rename(info.install_dir)
+                except OSError:
+                    if not info.install_dir.is_dir():  # not another process sharing this home
+                        raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        _log.info("installed %s from the package store", info.label)
+        return info
+
+    def _info(self, row: PackageVersion) -> PackageInfo:
         assert row.id is not None
         return PackageInfo(
             id=row.id, tenant=row.tenant, name=row.name, version=row.version, state=row.state,
-            key_id=row.key_id, archive_sha256=row.archive_sha256, install_dir=Path(row.install_dir),
+            key_id=row.key_id, archive_sha256=row.archive_sha256,
+            install_dir=self.install_dir(row.tenant, row.name, row.version),
             manifest=Manifest.from_bytes(row.manifest.encode("utf-8")), registered_at=row.registered_at,
         )

@@ -11,7 +11,7 @@ pool itself never goes down with a worker.
 Example::
 
     pool = WorkerPool(on_call, log_dir=Path("/var/log/wfhost/workers"))
-    pool.submit(package_info, request, on_done=lambda outcome: ...)
+    pool.submit(package_info, request, lambda outcome: ...)
     ...
     pool.close()
 """
@@ -25,25 +25,34 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from wfpkg.errors import Cancelled, ChildWorkflowError, WfpkgError
+from wfpkg.errors import Cancelled, WfpkgError, error_info
 from wfpkg.manifest import Manifest
-from wfpkg.runner import TaskOutcome, TaskRequest
+from wfpkg.protocol import (
+    DurableCall,
+    ErrorInfo,
+    OutcomeStatus,
+    Result,
+    TaskOutcome,
+    TaskRequest,
+    decode_call,
+    encode_result,
+)
 from wfpkg.runtime import Suspended
 
 from ._protocol import FrameError, read_frame, write_frame
 from .errors import LoadError
+from .inflight import Attempt, InFlight
 from .info import PackageInfo
 
 __all__ = ["OnCall", "OnDone", "WorkerPool", "trial_load"]
 
-OnCall = Callable[[str, int, str, str, Mapping[str, Any]], Any]
-"""``on_call(run_id, seq, kind, name, request) -> result``; may raise `Suspended`, `Cancelled`, `WfpkgError`."""
+OnCall = Callable[[Attempt, int, DurableCall], Result]
+"""``on_call(attempt, seq, call) -> result``; may raise `Suspended` or `Cancelled`."""
 OnDone = Callable[[TaskOutcome], None]
 """Called once per submitted run with how it ended."""
 
@@ -164,14 +173,17 @@ def trial_load(
         raise LoadError(f"cannot load {label}: {reason}")
 
 
-@dataclass
-class _Run:
-    request: TaskRequest
-    on_done: OnDone
+def _report(attempt: Attempt, outcome: TaskOutcome) -> None:
+    if attempt.on_done is None:
+        return
+    try:
+        attempt.on_done(outcome)
+    except Exception:  # noqa: BLE001 - a callback bug must not kill the reader
+        _log.exception("on_done for run %s raised", attempt.run_id)
 
 
 class _Worker:
-    """One worker process and the runs it holds (host side)."""
+    """One worker process (host side); the attempts it holds are kept by the pool's `InFlight`."""
 
     def __init__(self, pool: WorkerPool, package: PackageInfo) -> None:
         self.pool = pool
@@ -181,8 +193,6 @@ class _Worker:
         self.lock = threading.Lock()
         self.write_lock = threading.Lock()
         self.state = "loading"  # loading -> ready -> stopping -> dead; loading -> failed
-        self.pending: list[_Run] = []
-        self.in_flight: dict[str, _Run] = {}
         self.stopped = threading.Event()
         self.log_path = pool.log_dir / f"{package.tenant}__{package.name}__{package.version}.log"
         with open(self.log_path, "ab") as log:
@@ -210,34 +220,34 @@ class _Worker:
         except OSError:
             return False
 
-    def submit(self, run: _Run) -> bool:
+    def submit(self, attempt: Attempt) -> bool:
         with self.lock:
-            if self.state == "loading":
-                self.pending.append(run)
-                return True
-            if self.state != "ready":
+            if self.state not in ("loading", "ready"):
                 return False
-            self.in_flight[run.request.run_id] = run
-        if not self.send({"op": "run", "run_id": run.request.run_id, "request": run.request.to_dict()}):
-            pass  # the reader sees the worker die and fails the run
+            if not self.pool.inflight.hold(attempt.run_id, self):
+                return True  # given up meanwhile (timed out): nothing to run
+            if self.state == "loading":
+                return True  # sent once the worker is ready
+        self._send_run(attempt)
         return True
 
-    def _fail(self, runs: list[_Run], error: str, retryable: bool) -> None:
-        for run in runs:
-            try:
-                run.on_done(TaskOutcome("failed", error=error, retryable=retryable))
-            except Exception:  # noqa: BLE001 - a callback bug must not kill the reader
-                _log.exception("on_done for run %s raised", run.request.run_id)
+    def _send_run(self, attempt: Attempt) -> None:
+        # A failed send needs nothing here: the reader sees the worker die and fails the run.
+        self.send({"op": "run", "run_id": attempt.run_id, "request": attempt.request.to_dict()})
+
+    def _fail(self, attempts: list[Attempt], error: str, retryable: bool) -> None:
+        for attempt in attempts:
+            _report(attempt, TaskOutcome(OutcomeStatus.FAILED, error=error, retryable=retryable))
 
     def _load_failed(self, reason: str) -> None:
         with self.lock:
             if self.state != "loading":
                 return
             self.state = "failed"
-            runs, self.pending = self.pending, []
+            attempts = self.pool.inflight.finish_held_by(self)
         self.timer.cancel()
         _log.warning("worker for %s failed to load: %s", self.label, reason)
-        self._fail(runs, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
+        self._fail(attempts, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
         self.pool._forget(self)
 
     def _load_timed_out(self) -> None:
@@ -250,54 +260,46 @@ class _Worker:
             if self.state != "loading":
                 return
             self.state = "ready"
-            runs, self.pending = self.pending, []
-            for run in runs:
-                self.in_flight[run.request.run_id] = run
+            waiting = self.pool.inflight.held_by(self)
         self.timer.cancel()
-        for run in runs:
-            self.send({"op": "run", "run_id": run.request.run_id, "request": run.request.to_dict()})
+        for attempt in waiting:
+            self._send_run(attempt)
 
     def _done(self, frame: dict[str, Any]) -> None:
-        with self.lock:
-            run = self.in_flight.pop(str(frame.get("run_id")), None)
-        if run is None:
-            return
+        attempt = self.pool.inflight.finish(str(frame.get("run_id")), holder=self)
+        if attempt is None:
+            return  # not an attempt this worker holds (any more): nothing to believe
         try:
             outcome = TaskOutcome.from_dict(frame["outcome"])
-        except (KeyError, TypeError) as exc:
-            outcome = TaskOutcome("failed", error=f"worker for {self.label} sent a bad outcome: {exc}",
+        except (KeyError, TypeError, ValueError) as exc:
+            outcome = TaskOutcome(OutcomeStatus.FAILED, error=f"worker for {self.label} sent a bad outcome: {exc}",
                                   retryable=True)
-        try:
-            run.on_done(outcome)
-        except Exception:  # noqa: BLE001
-            _log.exception("on_done for run %s raised", run.request.run_id)
+        _report(attempt, outcome)
 
     def _call(self, frame: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"op": "reply", "call_id": frame.get("call_id")}
+        attempt = self.pool.inflight.get(str(frame.get("run_id")))
         try:
-            reply["result"] = self.pool.on_call(
-                str(frame["run_id"]), int(frame["seq"]), str(frame["kind"]), str(frame["name"]),
-                dict(frame.get("request") or {}),
-            )
+            if attempt is None or attempt.holder is not self:
+                raise Cancelled(f"attempt {frame.get('run_id')} is no longer current")
+            try:
+                call = decode_call(frame["call"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise FrameError(f"bad durable call: {exc}") from None
+            reply["result"] = encode_result(self.pool.on_call(attempt, int(frame["seq"]), call))
         except Suspended as exc:
-            reply = {**reply, "raise": "suspended", "waiting_for": exc.waiting_for}
-        except Cancelled as exc:
-            reply = {**reply, "raise": "cancelled", "message": str(exc) or "execution cancelled"}
-        except WfpkgError as exc:
-            envelope: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-            if isinstance(exc, ChildWorkflowError):
-                envelope.update(child_id=exc.child_id, status=exc.status, detail=exc.error)
-            reply = {**reply, "raise": "error", "type": type(exc).__name__, "message": str(exc),
-                     "envelope": envelope}
+            reply["suspended"] = exc.waiting_for
+        except (Cancelled, WfpkgError) as exc:
+            reply["error"] = error_info(exc).to_json()
         except Exception as exc:  # noqa: BLE001 - a host bug fails the task, not the worker
             _log.exception("on_call for run %s raised", frame.get("run_id"))
-            reply = {**reply, "raise": "error", "type": "WfpkgError",
-                     "message": f"host error in durable call: {type(exc).__name__}: {exc}"}
+            reply["error"] = ErrorInfo(WfpkgError.code, f"host error in durable call: "
+                                                        f"{type(exc).__name__}: {exc}").to_json()
         try:
             self.send(reply)
         except (TypeError, ValueError) as exc:
-            self.send({"op": "reply", "call_id": frame.get("call_id"), "raise": "error",
-                       "type": "WfpkgError", "message": f"durable call result is not JSON: {exc}"})
+            self.send({"op": "reply", "call_id": frame.get("call_id"), "error": error_info(
+                ValueError(f"durable call result is not JSON: {exc}")).to_json()})
 
     def _read(self) -> None:
         error: str | None = None
@@ -326,9 +328,7 @@ class _Worker:
         with self.lock:
             stopping = self.state == "stopping"
             self.state = "dead" if self.state != "failed" else "failed"
-            runs = list(self.in_flight.values()) + self.pending
-            self.in_flight.clear()
-            self.pending = []
+            runs = self.pool.inflight.finish_held_by(self)
         if runs:
             if error is None:
                 verb = "was stopped" if stopping else "died"
@@ -355,10 +355,13 @@ class WorkerPool:
     """Runs tasks of packages in worker processes, one per tenant, package and version.
 
     Args:
-        on_call: performs a run's durable call: ``on_call(run_id, seq, kind,
-            name, request) -> result``. It runs on the pool's own threads and
-            may block (on the database, say); it may raise `Suspended`,
-            `Cancelled` or a `WfpkgError`, which the task sees raised.
+        on_call: performs a run's durable call: ``on_call(attempt, seq, call)
+            -> result``. It runs on the pool's own threads and may block (on the
+            database, say); it may raise `Suspended`, `Cancelled` or a
+            `WfpkgError`, which the task sees raised. It is only asked about
+            attempts in flight that the asking worker holds.
+        inflight: the owner of in-flight attempts (shared with the host's
+            scheduler); the pool makes its own if not given.
         threads_per_worker: task threads in each worker process.
         load_timeout: seconds a worker may take to load its package before it is killed.
         log_dir: where each worker's stdout and stderr go, as
@@ -377,8 +380,10 @@ class WorkerPool:
         load_timeout: float = 30.0,
         log_dir: Path,
         call_threads: int = 32,
+        inflight: InFlight | None = None,
     ) -> None:
         self.on_call = on_call
+        self.inflight = inflight if inflight is not None else InFlight()
         self.threads_per_worker = threads_per_worker
         self.load_timeout = load_timeout
         self.log_dir = Path(log_dir)
@@ -394,7 +399,8 @@ class WorkerPool:
         The worker is started if it is not running; the run waits until it has
         loaded. Never raises for a worker problem: that becomes a failed outcome.
         """
-        run = _Run(request, on_done)
+        attempt = self.inflight.get(request.run_id) or self.inflight.add(Attempt(request))
+        attempt.on_done = on_done
         key = (package.tenant, package.name, package.version)
         while True:
             with self._lock:
@@ -405,21 +411,23 @@ class WorkerPool:
                     try:
                         worker = _Worker(self, package)
                     except OSError as exc:
-                        on_done(TaskOutcome("failed", error=f"cannot start a worker for "
+                        self.inflight.finish(attempt.run_id)
+                        on_done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start a worker for "
                                             f"{package.label}: {exc}", retryable=True))
                         return
                     self._workers[key] = worker
-            if worker.submit(run):
+            if worker.submit(attempt):
                 return
 
     def cancel_execution(self, tenant: str, execution_id: str) -> None:
-        """Mark an execution cancelled in that tenant's workers: its running tasks see ``is_cancelled``.
+        """Mark an execution cancelled: its attempts in flight see ``is_cancelled``.
 
-        Execution ids are unique per tenant only, so other tenants' workers are not told.
+        Only the workers holding those attempts are told (execution ids are
+        unique per tenant only, so the tenant is part of the key).
         """
-        for worker in self._live():
-            if worker.key[0] == tenant:
-                worker.send({"op": "cancel", "execution_id": execution_id})
+        for attempt in self.inflight.cancel(tenant, execution_id):
+            if isinstance(attempt.holder, _Worker):
+                attempt.holder.send({"op": "cancel", "run_id": attempt.run_id})
 
     def stop_version(self, tenant: str, name: str, version: str, *, timeout: float = _STOP_GRACE) -> None:
         """Stop the worker of one version: in-flight runs get ``timeout`` seconds to finish."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from recorded_chain import recorded_chain
 
 from wfhost import Host
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 TASKS = 200
 
@@ -24,7 +25,7 @@ def main(home: str, runs_file: str) -> None:
     eid = host.client.schedule("local::chain", {}, id="crash-chain")
     done = threading.Event()
     host.scheduler.add_finished_listener(lambda uid, status: done.set())
-    if host.client.status(eid)["status"] in ("succeeded", "failed", "cancelled"):
+    if host.client.status(eid)["status"] in TERMINAL_EXECUTION:
         done.set()
     host.start()
     done.wait()

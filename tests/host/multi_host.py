@@ -17,6 +17,7 @@ from pathlib import Path
 from recorded_chain import recorded_chain
 
 from wfhost import Host
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 TASKS = 5
 
@@ -30,7 +31,7 @@ def main(url: str, home: str, runs_file: str, executions: int, go: str) -> None:
     done = threading.Event()
 
     def check(_uid: str = "", _status: str = "") -> None:
-        if all(s["status"] in ("succeeded", "failed", "cancelled")
+        if all(s["status"] in TERMINAL_EXECUTION
                for s in (host.client.status(i) for i in ids)):
             done.set()
 

@@ -29,11 +29,12 @@ from typing import Any
 
 from wfhost import Host
 from wfpkg import Context, WaitTimeout, Workflow
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 SLEEP = 1.5
 ITEMS = 5
 ROOTS = ("rw-collect", "rw-sleep", "rw-timeout", "rw-parent")
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 
 def workflows(effects: str) -> list[Workflow]:

@@ -21,6 +21,7 @@ from support.packages import TestKey, build_sample, make_key
 from typer.testing import CliRunner
 
 from wfhost.cli.app import app, exit_code_for
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 WORKFLOW = "data_processing::data_processing"
 DEADLINE = 60.0
@@ -155,7 +156,7 @@ def test_worker_runs_what_schedule_starts(ready: Cli, tmp_path: Path) -> None:
         eid = ready.ok("schedule", WORKFLOW, "--input", "{}").stdout.strip()
         assert time.monotonic() - started < 10
         assert len(eid) >= 8 and "\n" not in eid
-        state = poll_status(ready, eid, ("succeeded", "failed", "cancelled"))
+        state = poll_status(ready, eid, tuple(TERMINAL_EXECUTION))
         assert state["status"] == "succeeded", state
 
         # --wait with a live host waits for it instead of running one here.
@@ -171,7 +172,7 @@ def test_worker_runs_what_schedule_starts(ready: Cli, tmp_path: Path) -> None:
         assert len(ready.json("executions", "--limit", "1")) == 1
         events = ready.json("history", eid)
         kinds = [e["kind"] for e in events]
-        assert kinds and all(e["at"].endswith("Z") for e in events)
+        assert kinds and all(e["at"].endswith("Z") for e in events)  # RFC 3339 UTC
         assert "history" not in ready.ok("history", eid).stderr
         assert eid in ready.ok("status", eid).stdout
     finally:

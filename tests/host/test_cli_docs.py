@@ -39,8 +39,8 @@ def _options(text: str) -> set[str]:
     if "─ Options " not in text:
         return set()
     body = text.split("─ Options ", 1)[1].split("╰", 1)[0]
-    return {line.strip("│ ").split()[0] for line in body.splitlines()[1:]
-            if line.strip("│ ").startswith("--")} - {"--help"}
+    rows = (line.strip("│ *") for line in body.splitlines()[1:])  # "*" marks a required option
+    return {row.split()[0] for row in rows if row.startswith("--")} - {"--help"}
 
 
 def cli_commands() -> dict[str, set[str]]:

@@ -50,12 +50,13 @@ from support.waiting import until
 from wfhost import Client, Host
 from wfhost.store._db import E, S, T, W
 from wfpkg import Context, WaitTimeout, Workflow
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 SIGNALS = ("a", "b")
 SHORT = (0.05, 0.1, 0.2, 0.3)
 LONG = 600.0  # never reached: a wait with a long timer is always ended by the driver
 EID = "replay"
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 # -- the workflow under test ----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from support.waiting import until
 
 from wfhost import Client
 from wfhost.store._db import E, S, T, W
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 HERE = Path(__file__).parent
 
@@ -115,7 +116,7 @@ def finished(client: Client, eid: str, timeout: float = 30) -> dict[str, Any]:
 
     def probe() -> dict[str, Any] | None:
         state = client.status(eid)
-        return state if state["status"] in ("succeeded", "failed", "cancelled") else None
+        return state if state["status"] in TERMINAL_EXECUTION else None
 
     state: dict[str, Any] = until(probe, f"{eid} to finish", timeout)
     assert state["status"] == "succeeded", f"{eid}: {state['status']}: {state['error']}"

@@ -132,6 +132,33 @@ def test_metadata_round_trip_and_agreement() -> None:
                             b'"source_fingerprint": "f", "evil": "1"}')
 
 
+def test_every_manifest_problem_is_reported_at_once_naming_its_field() -> None:
+    doc = copy.deepcopy(_manifest().to_dict())
+    doc["package"]["name"] = "Bad-Name"
+    doc["package"].pop("key_id")
+    doc["workflows"][0]["tasks"][1]["trigger"] = "sometimes"
+    doc["workflows"][0]["tasks"][0]["depends_on"] = [3]
+    doc["files"].append({"path": "metadata.json", "size": 1, "sha256": "b" * 64})
+    doc["surprise"] = True
+    with pytest.raises(ManifestError) as caught:
+        Manifest.from_dict(doc)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("manifest.toml: ")
+    for part in ("package.name: ", "package: missing 'key_id'", "workflows[0].tasks[1].trigger: ",
+                 "workflows[0].tasks[0].depends_on[0]: Input should be a valid string",
+                 "file 'metadata.json' is listed twice", "unknown keys ['surprise']"):
+        assert part in message, (part, message)
+
+
+def test_metadata_reports_every_problem_naming_the_field() -> None:
+    with pytest.raises(ManifestError) as caught:
+        Metadata.from_bytes(b'{"name": 1, "version": "1", "builder": "b", "evil": "x"}')
+    message = str(caught.value)
+    for part in ("name: Input should be a valid string", "missing 'build_time'",
+                 "missing 'source_fingerprint'", "unknown fields ['evil']"):
+        assert part in message, (part, message)
+
+
 def test_declared_inputs_go_into_the_dag_and_must_be_described() -> None:
     flow = Workflow("orders", inputs={"cost": "unit cost"})
 

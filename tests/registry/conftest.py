@@ -30,9 +30,10 @@ from wfpkg.archive import MANIFEST, SIGNATURE, verify_archive, write_archive
 from wfpkg.build import build_package
 from wfpkg.keys import key_id, signature_bytes
 from wfpkg.manifest import Manifest
-from wfpkg.runner import TaskOutcome, TaskRequest
+from wfpkg.protocol import DurableCall, Result, Step, StepResult, TaskOutcome, TaskRequest, WaitCall
 from wfpkg.runtime import Suspended
 from wfregistry import PackageInfo, Registry, WorkerPool
+from wfregistry.inflight import Attempt
 from wfregistry.install import install_wheels
 
 WORKFLOWS = '''\
@@ -306,14 +307,14 @@ class Calls:
         with self.lock:
             return self.events.setdefault(run_id, threading.Event())
 
-    def __call__(self, run_id: str, seq: int, kind: str, name: str, request: Mapping[str, Any]) -> Any:
-        if kind == "step":
-            if name == "started":
-                self.started(run_id).set()
-            return {"value": request.get("value")}
-        if kind == "wait":
-            raise Suspended({"waits": request.get("waits")})
-        raise NotImplementedError(kind)
+    def __call__(self, attempt: Attempt, seq: int, call: DurableCall) -> Result:
+        if isinstance(call, Step):
+            if call.step == "started":
+                self.started(attempt.run_id).set()
+            return StepResult(call.value)
+        if isinstance(call, WaitCall):
+            raise Suspended(call.name)
+        raise NotImplementedError(call.kind)
 
 
 class Runs:

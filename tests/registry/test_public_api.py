@@ -34,5 +34,6 @@ def test_registry_never_imports_the_host_and_workers_stay_light() -> None:
     )
     subprocess.run([sys.executable, "-I", "-c", code], check=True)
     light = ("import sys, wfregistry._worker_main;"
-             "assert 'sqlalchemy' not in sys.modules and 'sqlmodel' not in sys.modules")
+             "assert 'sqlalchemy' not in sys.modules and 'sqlmodel' not in sys.modules;"
+             "assert 'pydantic' not in sys.modules, 'a worker validates nothing the host verified'")
     subprocess.run([sys.executable, "-I", "-c", light], check=True)

@@ -72,7 +72,8 @@ def test_same_version_same_content_is_idempotent(env: Env, built: dict[str, Path
 def test_untrusted_key_is_refused(env: Env, built: dict[str, Path]) -> None:
     env.tenant("acme")
     stranger = make_key(env.tmp, "stranger")
-    message = refused(env, ArchiveRejected, env.signed(built["alpha1"], stranger), "acme", "not trusted|untrusted|unknown")
+    message = refused(env, ArchiveRejected, env.signed(built["alpha1"], stranger), "acme",
+                      "not trusted|untrusted|unknown")
     assert "acme" in message
 
 
@@ -112,7 +113,8 @@ def test_tampered_archive_is_refused(env: Env, built: dict[str, Path], edit_whee
 def test_downgrade_is_refused_unless_allowed(env: Env, built: dict[str, Path]) -> None:
     env.tenant("acme")
     env.registry.register(built["alpha2"], "acme")
-    refused(env, VersionConflict, built["alpha1"], "acme", r"acme::alpha@1\.0\.0 is lower than version 2\.0\.0.*allow_downgrade")
+    refused(env, VersionConflict, built["alpha1"], "acme",
+            r"acme::alpha@1\.0\.0 is lower than version 2\.0\.0.*allow_downgrade")
     info = env.registry.register(built["alpha1"], "acme", allow_downgrade=True)
     assert info.state == "active"
     assert {p.version: p.state for p in env.registry.packages("acme")} == {"1.0.0": "active", "2.0.0": "inactive"}
@@ -124,7 +126,8 @@ def test_same_version_different_content_is_refused(env: Env, built: dict[str, Pa
     refused(env, VersionConflict, built["alpha1_globex"], "acme", "already registered with different content")
 
 
-def test_entry_point_outside_the_package_is_refused(env: Env, built: dict[str, Path], craft: Callable[..., Path], edit_wheel: Callable[..., bytes]) -> None:
+def test_entry_point_outside_the_package_is_refused(env: Env, built: dict[str, Path], craft: Callable[..., Path],
+                                                    edit_wheel: Callable[..., bytes]) -> None:
     env.tenant("acme")
 
     def point_at_os(wheel: bytes) -> bytes:
@@ -139,7 +142,8 @@ def test_entry_point_outside_the_package_is_refused(env: Env, built: dict[str, P
     assert "acme::alpha@1.0.0" in message and "'os'" in message
 
 
-def test_manifest_dag_differing_from_code_is_refused(env: Env, built: dict[str, Path], craft: Callable[..., Path]) -> None:
+def test_manifest_dag_differing_from_code_is_refused(env: Env, built: dict[str, Path],
+                                                     craft: Callable[..., Path]) -> None:
     env.tenant("acme")
     with zipfile.ZipFile(built["alpha1"]) as zf:
         old_dag = Manifest.from_bytes(zf.read(MANIFEST)).workflows
@@ -153,7 +157,8 @@ def test_manifest_dag_differing_from_code_is_refused(env: Env, built: dict[str, 
     assert "'extra'" in message and "acme::alpha@1.1.0" in message
 
 
-def test_wrong_record_hash_is_refused(env: Env, built: dict[str, Path], craft: Callable[..., Path], edit_wheel: Callable[..., bytes]) -> None:
+def test_wrong_record_hash_is_refused(env: Env, built: dict[str, Path], craft: Callable[..., Path],
+                                      edit_wheel: Callable[..., bytes]) -> None:
     env.tenant("acme")
 
     def edit(wheel: bytes) -> bytes:

@@ -88,7 +88,7 @@ def test_a_durable_wait_suspends_through_the_worker(env: Env, built: dict[str, P
     info = env.registry.register(built["alpha1"], "acme")
     outcome = runs.result(runs.submit(info, "waits"))
     assert outcome.status == "suspended"
-    assert outcome.detail == {"waits": [{"type": "signal", "name": "go"}]}
+    assert outcome.waiting_for == "any(signal:go)"
 
 
 def test_loading_that_misbehaves_fails_runs_and_keeps_the_pool_healthy(

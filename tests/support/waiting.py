@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from wfpkg.protocol import TERMINAL_EXECUTION
+
 __all__ = ["execution_state", "task_state", "until"]
 
 T = TypeVar("T")
@@ -52,7 +54,7 @@ def task_state(client: Any, execution_id: str, task: str, state: str, *,
         entry = next(t for t in status["tasks"] if t["task"] == task)
         if entry["state"] == state:
             return entry
-        if status["status"] in ("succeeded", "failed", "cancelled"):
+        if status["status"] in TERMINAL_EXECUTION:
             raise AssertionError(
                 f"{execution_id} finished {status['status']} ({status['error']}) while waiting "
                 f"for task {task!r} to be {state!r}; task is {entry['state']!r}")

@@ -39,6 +39,7 @@ from typer.core import TyperGroup
 
 from wfhost import __version__
 from wfhost.errors import HostError, InvalidRequest, NotFound
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 from . import render
 
@@ -50,7 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: named here follow, in the order they were added.
 COMMAND_ORDER = ("tenant", "trust", "revoke", "register", "packages", "activate", "unregister",
                  "schedule", "status", "watch", "executions", "history", "signal", "cancel",
-                 "worker", "demo")
+                 "schedules", "worker", "demo")
 
 
 class _TourOrder(TyperGroup):
@@ -72,7 +73,7 @@ tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 
 out, err = render.out, render.err
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wfhost.errors import HostError, InvalidRequest
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 __all__ = ["MARKER", "SAMPLES", "DemoResult", "DemoRun", "find_samples", "prepare_home", "run_demo"]
 
@@ -209,7 +210,7 @@ def _wait_for_signal_wait(host: Any, eid: str, timeout: float = 60.0) -> str | N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = host.client.status(eid)
-        if status["status"] in ("succeeded", "failed", "cancelled"):
+        if status["status"] in TERMINAL_EXECUTION:
             return None
         for task in status["tasks"]:
             match = _SIGNAL.search(task.get("waiting_for") or "")

@@ -25,6 +25,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from wfhost._time import rfc3339
+from wfpkg.protocol import TERMINAL_EXECUTION
 
 if TYPE_CHECKING:
     from .demo import DemoResult
@@ -81,7 +82,7 @@ STATE_STYLES: dict[str, str] = {
     "revoked": "red",
 }
 
-TERMINAL = ("succeeded", "failed", "cancelled")
+TERMINAL = TERMINAL_EXECUTION
 
 
 # -- small formatters ---------------------------------------------------------------
@@ -130,6 +131,8 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):  # the typed results of `wfhost.results`
+        return value.to_dict()
     if isinstance(value, datetime):
         return _rfc3339(value)
     if isinstance(value, Path):

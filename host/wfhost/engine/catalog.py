@@ -78,6 +78,17 @@ class Catalog:
             info = self._packages[version_id] = self._lookup.get(version_id)
         return info
 
+    def installed(self, version_id: int) -> PackageInfo:
+        """The package version, installed on this host (from the package store on first use).
+
+        Raises:
+            wfregistry.RegistryError: it cannot be installed here (its key was
+                revoked since, its archive is missing, ...); the message says why.
+        """
+        info = self.package(version_id)
+        assert self.registry is not None  # package() found it, so there is a registry
+        return self.registry.ensure_installed(info)
+
     def resolve(self, tenant: str, name: str, *, package: str | None = None,
                 version: str | None = None, version_id: int | None = None) -> Target:
         """Resolve ``name`` as ``tenant`` writes it.

@@ -8,16 +8,17 @@ scheduler through ``on_outcome``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from wfpkg.runner import TaskOutcome, TaskRequest, run_task
+from wfpkg.protocol import OutcomeStatus, TaskOutcome
+from wfpkg.runner import run_task
+from wfregistry.inflight import Attempt, InFlight
 
 from .catalog import Catalog
-from .durable import DurableCalls, HostBackend, RunRef
+from .durable import DurableCalls, HostBackend
 
 if TYPE_CHECKING:
     from wfregistry import WorkerPool
@@ -28,80 +29,82 @@ __all__ = ["Dispatcher"]
 class Dispatcher:
     """Sends attempts to the right executor and routes durable calls back.
 
+    Every attempt it is given is in ``inflight`` until its outcome is handed
+    to ``on_outcome`` (or someone gives it up first); the worker pool shares
+    the same `InFlight`.
+
     Args:
         catalog: finds plain-Python workflows and package versions.
         calls: performs durable calls.
+        inflight: the owner of in-flight attempts and cancellation (shared with the scheduler).
         on_outcome: receives every attempt's outcome (from any thread).
         threads: size of the host's own thread pool.
         log_dir: where worker processes write their output (enables packages).
     """
 
-    def __init__(self, catalog: Catalog, calls: DurableCalls,
-                 on_outcome: Callable[[RunRef, TaskOutcome], None], *, threads: int = 32,
+    def __init__(self, catalog: Catalog, calls: DurableCalls, inflight: InFlight,
+                 on_outcome: Callable[[Attempt, TaskOutcome], None], *, threads: int = 32,
                  log_dir: Path | None = None, load_timeout: float = 30.0) -> None:
         self._catalog = catalog
         self._calls = calls
+        self._inflight = inflight
         self._on_outcome = on_outcome
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wfhost-task")
-        self._runs: dict[str, RunRef] = {}
-        self._flags: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
         self._pool: WorkerPool | None = None
         if log_dir is not None and catalog.registry is not None:
             from wfregistry import WorkerPool
 
-            self._pool = WorkerPool(self._remote_call, log_dir=log_dir, load_timeout=load_timeout)
+            self._pool = WorkerPool(self._calls.execute, log_dir=log_dir, load_timeout=load_timeout,
+                                    inflight=inflight)
 
-    def _remote_call(self, run_id: str, seq: int, kind: str, name: str, request: Any) -> Any:
-        run = self._runs.get(run_id)
-        if run is None:
-            from wfpkg import Cancelled
-
-            raise Cancelled(f"attempt {run_id} is no longer current")
-        return self._calls.execute(run, seq, kind, name, dict(request))
-
-    def submit(self, run: RunRef, request: TaskRequest) -> None:
+    def submit(self, run: Attempt) -> None:
         """Start one attempt; its outcome goes to ``on_outcome``."""
-        with self._lock:
-            self._runs[run.run_id] = run
-            flag = self._flags.setdefault(run.uid, threading.Event())
+        self._inflight.add(run)
 
         def done(outcome: TaskOutcome) -> None:
-            with self._lock:
-                self._runs.pop(run.run_id, None)
+            self._inflight.finish(run.run_id)
             self._on_outcome(run, outcome)
 
+        run.on_done = done
         if run.package_version_id is None:
-            self._threads.submit(self._run_local, run, request, flag, done)
+            self._threads.submit(self._run_local, run, done)
         elif self._pool is None:
-            done(TaskOutcome("failed", error="this host does not run packaged workflows"))
+            done(TaskOutcome(OutcomeStatus.FAILED, error="this host does not run packaged workflows"))
         else:
-            try:
-                info = self._catalog.package(run.package_version_id)
-                self._pool.submit(info, request, done)
-            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
-                done(TaskOutcome("failed", error=f"cannot start worker: {exc}", retryable=True))
+            from wfregistry import RegistryError
 
-    def _run_local(self, run: RunRef, request: TaskRequest, flag: threading.Event,
-                   done: Callable[[TaskOutcome], None]) -> None:
+            try:
+                info = self._catalog.installed(run.package_version_id)
+            except RegistryError as exc:  # e.g. its key was revoked before this host installed it
+                done(TaskOutcome(OutcomeStatus.FAILED, error=str(exc), retryable=False))
+                return
+            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
+                done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot install package: {exc}",
+                                 retryable=True))
+                return
+            try:
+                self._pool.submit(info, run.request, done)
+            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
+                done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start worker: {exc}", retryable=True))
+
+    def _run_local(self, run: Attempt, done: Callable[[TaskOutcome], None]) -> None:
         wf = self._catalog.local_workflow(run.tenant, run.package, run.workflow)
         if wf is None or run.task_id not in wf.tasks:
-            done(TaskOutcome("failed", error=f"workflow {run.package}::{run.workflow} is not loaded "
+            done(TaskOutcome(OutcomeStatus.FAILED, error=f"workflow {run.package}::{run.workflow} is not loaded "
                                               "in this host", retryable=False))
             return
-        done(run_task(wf.tasks[run.task_id], request, HostBackend(self._calls, run, flag)))
+        done(run_task(wf.tasks[run.task_id], run.request, HostBackend(self._calls, run, self._inflight)))
 
-    def cancel(self, uid: str, tenant: str, execution_id: str) -> None:
+    def cancel(self, tenant: str, execution_id: str) -> None:
         """Make ``ctx.is_cancelled`` true for running attempts of an execution."""
-        with self._lock:
-            self._flags.setdefault(uid, threading.Event()).set()
         if self._pool is not None:
             self._pool.cancel_execution(tenant, execution_id)
+        else:
+            self._inflight.cancel(tenant, execution_id)
 
-    def forget(self, uid: str) -> None:
+    def forget(self, tenant: str, execution_id: str) -> None:
         """Drop the per-execution state of a finished execution."""
-        with self._lock:
-            self._flags.pop(uid, None)
+        self._inflight.forget(tenant, execution_id)
 
     def stop_version(self, tenant: str, package: str, version: str) -> None:
         """Stop the worker of a package version (after it has drained)."""
@@ -117,3 +120,4 @@ class Dispatcher:
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             self._pool.close()
+

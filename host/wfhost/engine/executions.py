@@ -1,7 +1,8 @@
 """Operations on executions that any process may perform in one transaction.
 
 Clients, hosts and task backends all call these; each takes an open
-connection (the caller owns the transaction) and returns plain data.
+connection (the caller owns the transaction) and returns plain data or the
+typed results of `wfhost.results`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from wfhost.errors import Conflict, InvalidRequest, NotFound
+from wfhost.results import Child, Event, Execution, ExecutionSummary, TaskRun
 from wfhost.store._db import EV, E, T, W, add_event, dumps
 from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
+from wfpkg.protocol import ExecutionStatus, TaskState
 
 from .plans import WorkflowPlan
 from .waits import describe, resolve_waits
@@ -185,21 +188,21 @@ def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-def execution_status(conn: Connection, tenant: str, execution_id: str) -> dict[str, Any]:
+def execution_status(conn: Connection, tenant: str, execution_id: str) -> Execution:
     """Everything `wfhost status` shows: the execution, its tasks, their waits, its children."""
     row = find_execution(conn, tenant, execution_id)
     waits = {(w.task_id): describe(json.loads(w.spec)) for w in conn.execute(
         select(W.c.task_id, W.c.spec).where(W.c.execution_uid == row.uid, W.c.status == "open"))}
     tasks = [
-        {"task": t.task_id, "state": t.state, "attempts": t.attempt,
-         "started_at": t.started_at, "finished_at": t.finished_at,
-         "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
-         "error": t.error, "output": _loads(t.output), "waiting_for": waits.get(t.task_id)}
+        TaskRun(task=t.task_id, state=TaskState(t.state), attempts=t.attempt,
+                started_at=t.started_at, finished_at=t.finished_at,
+                duration=(t.finished_at - t.started_at) if t.finished_at and t.started_at else None,
+                error=t.error, output=_loads(t.output), waiting_for=waits.get(t.task_id))
         for t in conn.execute(select(T).where(T.c.execution_uid == row.uid).order_by(T.c.position))
     ]
     children = [
-        {"id": c.id, "workflow": f"{c.package}::{c.workflow}", "status": c.status,
-         "parent_task": c.parent_task}
+        Child(id=c.id, workflow=f"{c.package}::{c.workflow}", status=ExecutionStatus(c.status),
+              parent_task=c.parent_task)
         for c in conn.execute(select(E.c.id, E.c.package, E.c.workflow, E.c.status, E.c.parent_task)
                               .where(E.c.parent_uid == row.uid).order_by(E.c.created_at))
     ]
@@ -207,28 +210,28 @@ def execution_status(conn: Connection, tenant: str, execution_id: str) -> dict[s
     if row.parent_uid:
         prow = conn.execute(select(E.c.id).where(E.c.uid == row.parent_uid)).first()
         parent = prow.id if prow else None
-    return {
-        "id": row.id, "tenant": row.tenant, "workflow": f"{row.package}::{row.workflow}",
-        "version": row.version, "status": row.status, "input": _loads(row.input),
-        "output": _loads(row.output), "error": row.error, "run": row.run_no,
-        "created_at": row.created_at, "started_at": row.started_at,
-        "finished_at": row.finished_at, "cancel_requested": row.cancel_requested,
-        "cancelled_by": row.cancelled_by, "parent": parent, "tasks": tasks, "children": children,
-    }
+    return Execution(
+        id=row.id, tenant=row.tenant, workflow=f"{row.package}::{row.workflow}",
+        version=row.version, status=ExecutionStatus(row.status), input=_loads(row.input),
+        output=_loads(row.output), error=row.error, run=row.run_no,
+        created_at=row.created_at, started_at=row.started_at,
+        finished_at=row.finished_at, cancel_requested=bool(row.cancel_requested),
+        cancelled_by=row.cancelled_by, parent=parent, tasks=tasks, children=children,
+    )
 
 
-def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[dict[str, Any]]:
+def execution_history(conn: Connection, tenant: str, execution_id: str) -> list[Event]:
     """The event log of one execution, oldest first."""
     row = find_execution(conn, tenant, execution_id)
     return [
-        {"at": e.at, "kind": e.kind, "task": e.task_id, **(_loads(e.detail) or {})}
+        Event(e.at, e.kind, e.task_id, _loads(e.detail) or {})
         for e in conn.execute(select(EV).where(EV.c.execution_uid == row.uid).order_by(EV.c.at, EV.c.id))
     ]
 
 
 def list_executions(conn: Connection, tenant: str | None = None, status: str | None = None,
                     workflow: str | None = None, limit: int = 100,
-                    children: bool = True) -> list[dict[str, Any]]:
+                    children: bool = True) -> list[ExecutionSummary]:
     """Executions, newest first, filtered by tenant, status and ``package::workflow``.
 
     ``children=False`` leaves out child executions (those another execution started).
@@ -251,8 +254,8 @@ def list_executions(conn: Connection, tenant: str | None = None, status: str | N
             q = q.where(E.c.package == package)
     q = q.order_by(E.c.created_at.desc()).limit(limit)
     return [
-        {"tenant": r.tenant, "id": r.id, "workflow": f"{r.package}::{r.workflow}",
-         "version": r.version, "status": r.status, "created_at": r.created_at,
-         "finished_at": r.finished_at, "error": r.error, "child": r.parent_uid is not None}
+        ExecutionSummary(tenant=r.tenant, id=r.id, workflow=f"{r.package}::{r.workflow}",
+                         version=r.version, status=ExecutionStatus(r.status), created_at=r.created_at,
+                         finished_at=r.finished_at, error=r.error, child=r.parent_uid is not None)
         for r in conn.execute(q)
     ]

@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -41,12 +40,12 @@ from sqlalchemy import (
 from wfhost.store import _sql as sql
 from wfhost.store._db import EV, E, H, J, T, W, dumps, now
 from wfhost.store.engine import skip_locked
-from wfhost.store.models import TERMINAL_TASK
-from wfpkg.runner import TaskOutcome, TaskRequest
+from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION, TERMINAL_TASK
+from wfpkg.protocol import JournalEntry, OutcomeStatus, TaskOutcome, TaskRequest, decode_result
+from wfregistry.inflight import Attempt, InFlight
 
 from .catalog import Catalog
 from .dispatch import Dispatcher
-from .durable import RunRef
 from .executions import request_cancel
 from .notify import host_alive
 from .plans import WorkflowPlan, merge_inputs
@@ -56,6 +55,7 @@ __all__ = ["Scheduler"]
 
 log = logging.getLogger("wfhost.scheduler")
 
+_ACTIVE = sorted(ACTIVE_EXECUTION)
 HEARTBEAT_SECONDS = 2.0
 DRAIN_SECONDS = 5.0
 SCAN_SECONDS = 1.0
@@ -89,15 +89,14 @@ class Scheduler:
         self._on_finished = on_finished
         self._notify_others = on_change or (lambda: None)
         self.calls = DurableCalls(engine, catalog, self._changed)
-        self.dispatcher = Dispatcher(catalog, self.calls, self._outcome,
+        self.inflight = InFlight()  # the one owner of running attempts; the dispatcher shares it
+        self.dispatcher = Dispatcher(catalog, self.calls, self.inflight, self._outcome,
                                      threads=threads or max_concurrency, log_dir=log_dir,
                                      load_timeout=load_timeout)
         self._skip_locked = skip_locked(engine)
-        self._outcomes: deque[tuple[RunRef, TaskOutcome]] = deque()
+        self._outcomes: deque[tuple[Attempt, TaskOutcome]] = deque()
         self._wake = threading.Event()
         self._scan_requested = True
-        self._running: dict[str, RunRef] = {}
-        self._tenant_running: dict[str, int] = {}
         self._next_scan = 0.0
         self._next_heartbeat = 0.0
         self._next_drain = 0.0
@@ -108,7 +107,7 @@ class Scheduler:
 
     # -- signals from other threads -------------------------------------------------
 
-    def _outcome(self, run: RunRef, outcome: TaskOutcome) -> None:
+    def _outcome(self, run: Attempt, outcome: TaskOutcome) -> None:
         self._outcomes.append((run, outcome))
         self._wake.set()
 
@@ -129,7 +128,7 @@ class Scheduler:
     @property
     def busy(self) -> int:
         """Attempts in flight on this host."""
-        return len(self._running)
+        return self.inflight.count()
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -150,7 +149,7 @@ class Scheduler:
     def turn(self) -> float:
         """One transaction of scheduling work; returns seconds until something falls due."""
         at = now()
-        outcomes: list[tuple[RunRef, TaskOutcome]] = []
+        outcomes: list[tuple[Attempt, TaskOutcome]] = []
         while self._outcomes:
             outcomes.append(self._outcomes.popleft())
         # Scan when asked, once a second, and whenever something fell due (a timer, a
@@ -162,25 +161,23 @@ class Scheduler:
         drained: list[Any] = []
         self._executions: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
-        running, tenant_running = dict(self._running), dict(self._tenant_running)
         try:
             claimed, next_due = self._transaction(outcomes, at, scan, finished, cancels, drained)
         except BaseException:
             # Rolled back: nothing happened. Restore what this turn consumed for the next one.
-            self._running, self._tenant_running = running, tenant_running
             self._outcomes.extendleft(reversed(outcomes))
             raise
         self._next_due_at = at + next_due
-        for uid, tenant, eid in cancels:
-            self.dispatcher.cancel(uid, tenant, eid)
+        for _uid, tenant, eid in cancels:
+            self.dispatcher.cancel(tenant, eid)
         for version in drained:
             self.dispatcher.stop_version(version.tenant, version.name, version.version)
-            if self.catalog.registry is not None and Path(version.install_dir).exists():
+            if self.catalog.registry is not None:  # every host purges its own copy
                 self.catalog.registry.purge(version.id)
-        for run, request in claimed:
-            self.dispatcher.submit(run, request)
+        for run in claimed:
+            self.dispatcher.submit(run)
         for uid, tenant, eid, workflow, status in finished:
-            self.dispatcher.forget(uid)
+            self.dispatcher.forget(tenant, eid)
             for fn in self._finished_listeners:
                 fn(uid, status)
             if self._on_finished:
@@ -189,15 +186,20 @@ class Scheduler:
             self._notify_others()
         return next_due
 
-    def _transaction(self, outcomes: list[tuple[RunRef, TaskOutcome]], at: float, scan: bool,
+    def _transaction(self, outcomes: list[tuple[Attempt, TaskOutcome]], at: float, scan: bool,
                      finished: list[tuple[str, str, str, str, str]],
                      cancels: list[tuple[str, str, str]],
-                     drained: list[Any]) -> tuple[list[tuple[RunRef, TaskRequest]], float]:
+                     drained: list[Any]) -> tuple[list[Attempt], float]:
         """The body of a turn, in one transaction; fills ``finished``, ``cancels``, ``drained``."""
         with self.engine.begin() as conn:
             touched: set[str] = set()
+            if outcomes and self._skip_locked:
+                # Several hosts may finish tasks of one execution at once: without this lock
+                # each would read the others' tasks as still running, and a task depending
+                # on both (or the execution's end) would never be decided. In uid order, so
+                # that two hosts' turns cannot deadlock on each other.
+                conn.execute(sql.LOCK_EXECUTIONS, {"uids": sorted({run.uid for run, _ in outcomes})})
             for run, outcome in outcomes:
-                self._release(run)
                 self._apply(conn, run, outcome, at, touched)
             if scan:
                 if at >= self._next_heartbeat:
@@ -213,10 +215,6 @@ class Scheduler:
                 conn.execute(insert(EV), self._events)
             next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         return claimed, next_due
-
-    def _release(self, run: RunRef) -> None:
-        if self._running.pop(run.run_id, None) is not None:
-            self._tenant_running[run.tenant] -= 1
 
     # -- outcomes -----------------------------------------------------------------------
 
@@ -234,7 +232,7 @@ class Scheduler:
         self._events.append({"execution_uid": uid, "at": at, "kind": kind, "task_id": task_id,
                              "detail": dumps(detail) if detail else None})
 
-    def _apply(self, conn: Connection, run: RunRef, outcome: TaskOutcome, at: float,
+    def _apply(self, conn: Connection, run: Attempt, outcome: TaskOutcome, at: float,
                touched: set[str]) -> None:
         key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
@@ -249,9 +247,7 @@ class Scheduler:
             return  # stale, as above
         touched.add(run.uid)
         where = and_(T.c.execution_uid == run.uid, T.c.task_id == run.task_id)
-        if status == "succeeded":
-            pass
-        elif status == "failed":
+        if status == "failed":
             self._fail(conn, run.uid, run.task_id, run.attempt, outcome, at)
         elif status == "suspended":
             still_open = conn.execute(select(func.count()).select_from(W).where(
@@ -261,8 +257,7 @@ class Scheduler:
             conn.execute(update(T).where(where).values(
                 state=state, lease_owner=None, deadline=None, not_before=at,
                 attempt=run.attempt - 1))  # waiting is not a failed attempt
-            detail = (outcome.detail or {}).get("waiting_for") if isinstance(outcome.detail, dict) else None
-            self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=detail)
+            self._event(run.uid, "task_waiting", run.task_id, at, waiting_for=outcome.waiting_for)
         elif status == "cancelled":
             conn.execute(update(T).where(where).values(
                 state="cancelled", finished_at=at, lease_owner=None, error=outcome.error))
@@ -359,7 +354,7 @@ class Scheduler:
             uid = touched.pop()
             counts: dict[str, int] = dict(conn.execute(sql.COUNTS, {"u": uid}).all())
             ex = self._execution(conn, uid)
-            if ex is None or ex.status in ("succeeded", "failed", "cancelled"):
+            if ex is None or ex.status in TERMINAL_EXECUTION:
                 continue
             live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
             if live:
@@ -401,12 +396,12 @@ class Scheduler:
         finished.append((ex.uid, ex.tenant, ex.id, f"{ex.package}::{ex.workflow}", status))
         if status != "succeeded":  # policy: a failed or cancelled parent cancels its children
             for child in conn.execute(select(E.c.id).where(
-                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")))):
+                    E.c.parent_uid == ex.uid, E.c.status.in_(_ACTIVE))):
                 request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", status, at)
                 self.wake(scan=True)
         if ex.parent_uid:
             parent = conn.execute(select(E.c.tenant, E.c.status).where(E.c.uid == ex.parent_uid)).first()
-            if parent is not None and parent.status not in ("succeeded", "failed", "cancelled"):
+            if parent is not None and parent.status not in TERMINAL_EXECUTION:
                 if resolve_waits(conn, parent.tenant, ex.parent_uid, at):
                     touched.add(ex.parent_uid)
 
@@ -443,18 +438,17 @@ class Scheduler:
         late = conn.execute(select(T.c.execution_uid, T.c.task_id, T.c.attempt).where(
             T.c.state == "running", T.c.lease_owner == self.host_id, T.c.deadline <= at)).all()
         for row in late:
-            run = next((r for r in self._running.values()
-                        if r.uid == row.execution_uid and r.task_id == row.task_id), None)
-            if run is not None:
-                self._release(run)
+            run = self.inflight.find(row.execution_uid, row.task_id)
+            if run is not None:  # given up: its capacity is free, its late outcome is stale
+                self.inflight.finish(run.run_id)
             plan, _ = self._plan(conn, row.execution_uid)
             limit = plan.tasks[row.task_id].timeout
             touched.add(row.execution_uid)
             self._fail(conn, row.execution_uid, row.task_id, row.attempt, TaskOutcome(
-                "failed", error=f"TaskTimeout: attempt {row.attempt} exceeded the task timeout "
+                OutcomeStatus.FAILED, error=f"TaskTimeout: attempt {row.attempt} exceeded the task timeout "
                                 f"of {limit:g}s", retryable=True), at)
         expired = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
-            E.c.status.in_(("pending", "running", "waiting")), E.c.deadline <= at,
+            E.c.status.in_(_ACTIVE), E.c.deadline <= at,
             E.c.cancel_requested.is_(False))).all()
         for ex in expired:
             conn.execute(update(E).where(E.c.uid == ex.uid).values(
@@ -466,7 +460,7 @@ class Scheduler:
                              touched: set[str]) -> list[tuple[str, str, str]]:
         rows = conn.execute(select(E.c.uid, E.c.tenant, E.c.id).where(
             E.c.cancel_requested.is_(True),
-            E.c.status.in_(("pending", "running", "waiting")))).all()
+            E.c.status.in_(_ACTIVE))).all()
         out = []
         for ex in rows:
             # Running attempts are cancelled too: their threads cannot be killed, but they
@@ -482,7 +476,7 @@ class Scheduler:
             if stopped:
                 self._event(ex.uid, "tasks_cancelled", None, at, count=stopped)
             for child in conn.execute(select(E.c.id).where(
-                    E.c.parent_uid == ex.uid, E.c.status.in_(("pending", "running", "waiting")),
+                    E.c.parent_uid == ex.uid, E.c.status.in_(_ACTIVE),
                     E.c.cancel_requested.is_(False))):
                 request_cancel(conn, ex.tenant, child.id, f"parent {ex.id}", "parent cancelled", at)
                 self.wake(scan=True)
@@ -496,25 +490,27 @@ class Scheduler:
             return []
         self._next_drain = at + DRAIN_SECONDS
         rows = conn.execute(sql.RETIRED).all()
-        return [r for r in rows if Path(r.install_dir).exists()]
+        registry = self.catalog.registry
+        return [r for r in rows if registry.install_dir(r.tenant, r.name, r.version).exists()]
 
     # -- claiming -----------------------------------------------------------------------
 
-    def _claim(self, conn: Connection, at: float) -> list[tuple[RunRef, TaskRequest]]:
-        room = self.max_concurrency - len(self._running)
+    def _claim(self, conn: Connection, at: float) -> list[Attempt]:
+        room = self.max_concurrency - self.inflight.count()
         if room <= 0:
             return []
         limit = room * 2 if self.tenant_concurrency else room
         q = text(sql.READY + (" FOR UPDATE OF t SKIP LOCKED" if self._skip_locked else ""))
         rows = conn.execute(q, {"at": at, "n": limit}).all()
         picked: list[Any] = []
+        tenant_running = self.inflight.per_tenant() if self.tenant_concurrency is not None else {}
         for r in rows:
             if len(picked) >= room:
                 break
             if self.tenant_concurrency is not None:
-                if self._tenant_running.get(r.tenant, 0) >= self.tenant_concurrency:
+                if tenant_running.get(r.tenant, 0) >= self.tenant_concurrency:
                     continue
-            self._tenant_running[r.tenant] = self._tenant_running.get(r.tenant, 0) + 1
+                tenant_running[r.tenant] = tenant_running.get(r.tenant, 0) + 1
             picked.append(r)
         if not picked:
             return []
@@ -543,26 +539,24 @@ class Scheduler:
                 for o in conn.execute(sql.OUTPUTS, {"u": uid, "ids": sorted(ids)}):
                     outputs[(uid, o.task_id)] = o.output
         mine = {(r.execution_uid, r.task_id) for r in picked}
-        journals: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        journals: dict[tuple[str, str], list[JournalEntry]] = {}
         for j in conn.execute(sql.JOURNALS, {"uids": sorted(wanted)}):
             if (j.execution_uid, j.task_id) in mine:
                 journals.setdefault((j.execution_uid, j.task_id), []).append(
-                    {"seq": j.seq, "kind": j.kind, "name": j.name, "result": json.loads(j.result)})
+                    JournalEntry(j.seq, j.kind, j.name, decode_result(j.kind, json.loads(j.result))))
         claimed = []
         for r in picked:
             plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
             deps = plan.tasks[r.task_id].depends_on
-            run = RunRef(uuid.uuid4().hex, r.execution_uid, r.tenant, r.id, r.task_id,
-                         r.attempt + 1, r.package, r.version, r.package_version_id, r.workflow)
             request = TaskRequest(
-                run_id=run.run_id, tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
+                run_id=uuid.uuid4().hex, tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
                 task_id=r.task_id, attempt=r.attempt + 1,
                 input=merge_inputs(r.input, [outputs.get((r.execution_uid, d)) for d in deps]),
                 journal=journals.get((r.execution_uid, r.task_id), []))
-            self._running[run.run_id] = run
-            claimed.append((run, request))
+            claimed.append(Attempt(request, r.execution_uid, r.package, r.version, r.package_version_id))
         for r in picked:
-            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1)
+            self._event(r.execution_uid, "task_started", r.task_id, at, attempt=r.attempt + 1,
+                        host=self.host_id)
         return claimed
 
     def _next_due(self, conn: Connection, at: float) -> float:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select, text
 
 from wfhost.store._db import E, S, add_event, dumps
 from wfhost.store.models import TERMINAL_EXECUTION
+from wfpkg.protocol import WaitCall, WaitDone, encode_result
 
 __all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
 
@@ -45,23 +46,27 @@ _SQL_WAKE_TASK = text(
     "WHERE execution_uid=:u AND task_id=:t AND state='waiting'")
 
 
-def open_wait(conn: Connection, uid: str, task_id: str, seq: int, name: str,
-              request: dict[str, Any], at: float) -> dict[str, Any]:
-    """Record the wait (once; a re-run finds the first record and its timer due times)."""
+def open_wait(conn: Connection, uid: str, task_id: str, seq: int, call: WaitCall,
+              at: float) -> dict[str, Any]:
+    """Record the wait (once; a re-run finds the first record and its timer due times).
+
+    The row's ``spec`` is the call's JSON with each timer's due time added.
+    """
     row = conn.execute(_SQL_WAIT_SPEC, {"u": uid, "t": task_id, "s": seq}).first()
     if row is not None:
-        return json.loads(row.spec)
+        recorded: dict[str, Any] = json.loads(row.spec)
+        return recorded
     waits = []
     dues = []
-    for w in request["waits"]:
-        w = dict(w)
+    for wait in call.waits:
+        w = wait.to_json()
         if w["type"] == "timer":
             w["due"] = at + float(w["seconds"])
             dues.append(w["due"])
         waits.append(w)
-    spec: dict[str, Any] = {"waits": waits, "mode": request.get("mode", "any"), "name": name}
-    if request.get("timeout") is not None:
-        spec["timeout_due"] = at + float(request["timeout"])
+    spec: dict[str, Any] = {"waits": waits, "mode": call.mode, "name": call.name}
+    if call.timeout is not None:
+        spec["timeout_due"] = at + call.timeout
         dues.append(spec["timeout_due"])
     conn.execute(_SQL_WAIT_INSERT, {"u": uid, "t": task_id, "s": seq, "spec": dumps(spec), "at": at,
                                     "due": min(dues) if dues else None})
@@ -115,7 +120,7 @@ def _peek_signal(conn: Connection, uid: str, name: str, count: int) -> bool:
 
 
 def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
-                spec: dict[str, Any], at: float) -> dict[str, Any] | None:
+                spec: dict[str, Any], at: float) -> WaitDone | None:
     """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``."""
     # Lock the wait first (PostgreSQL; SQLite writers are serialized already), so that two
     # transactions never both consume something for it.
@@ -125,20 +130,20 @@ def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
         return None
     consumer = f"{task_id}#{seq}"
     waits = spec["waits"]
-    result: dict[str, Any] | None = None
+    result: WaitDone | None = None
     if spec.get("mode", "any") == "any":
         for i, w in enumerate(waits):
             if w["type"] == "signal":
                 ok, payload = _take_signal(conn, uid, w["name"], consumer)
                 if ok:
-                    result = {"index": i, "value": payload}
+                    result = WaitDone(i, payload)
             elif w["type"] == "timer":
                 if w["due"] <= at:
-                    result = {"index": i, "value": None}
+                    result = WaitDone(i, None)
             else:
                 value = _child_value(conn, tenant, w["id"])
                 if value is not None:
-                    result = {"index": i, "value": value}
+                    result = WaitDone(i, value)
             if result is not None:
                 break
     else:
@@ -166,27 +171,27 @@ def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
             for i, w in enumerate(waits):
                 if w["type"] == "signal":
                     values[i] = _take_signal(conn, uid, w["name"], consumer)[1]
-            result = {"values": values}
+            result = WaitDone(values=values)
     if result is None and spec.get("timeout_due") is not None and spec["timeout_due"] <= at:
-        result = {"timeout": True}
+        result = WaitDone(timed_out=True)
     if result is None:
         return None
     closed = conn.execute(_SQL_WAIT_CLOSE, {"u": uid, "t": task_id, "s": seq}).rowcount
     if not closed:  # someone else resolved it first; their journal entry stands
         return None
     name = spec.get("name", "")
-    conn.execute(_SQL_JOURNAL, {"u": uid, "t": task_id, "s": seq, "n": name, "r": dumps(result),
+    conn.execute(_SQL_JOURNAL, {"u": uid, "t": task_id, "s": seq, "n": name, "r": dumps(encode_result(result)),
                                 "at": at})
     add_event(conn, uid, "wait_resolved", task_id, at=at, seq=seq, result=_summary(result, waits))
     return result
 
 
-def _summary(result: dict[str, Any], waits: list[dict[str, Any]]) -> str:
-    if result.get("timeout"):
+def _summary(result: WaitDone, waits: list[dict[str, Any]]) -> str:
+    if result.timed_out:
         return "timeout"
-    if "values" in result:
+    if result.values is not None:
         return "all done"
-    w = waits[result["index"]]
+    w = waits[result.index or 0]
     return {"signal": f"signal {w.get('name')}", "timer": "timer fired",
             "child": f"child {w.get('id')} finished"}[w["type"]]
 

@@ -8,9 +8,19 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .models import EventRow, ExecutionRow, HostRow, JournalEntry, SignalRow, TaskRunRow, WaitRow
+from .models import (
+    EventRow,
+    ExecutionRow,
+    HostRow,
+    JournalEntry,
+    ScheduleRow,
+    ScheduleRunRow,
+    SignalRow,
+    TaskRunRow,
+    WaitRow,
+)
 
-__all__ = ["E", "EV", "H", "J", "S", "T", "W", "add_event", "dumps", "now"]
+__all__ = ["E", "EV", "H", "J", "S", "SC", "SR", "T", "W", "add_event", "dumps", "now"]
 
 E = ExecutionRow.__table__  # type: ignore[attr-defined]
 T = TaskRunRow.__table__  # type: ignore[attr-defined]
@@ -19,6 +29,8 @@ W = WaitRow.__table__  # type: ignore[attr-defined]
 S = SignalRow.__table__  # type: ignore[attr-defined]
 EV = EventRow.__table__  # type: ignore[attr-defined]
 H = HostRow.__table__  # type: ignore[attr-defined]
+SC = ScheduleRow.__table__  # type: ignore[attr-defined]
+SR = ScheduleRunRow.__table__  # type: ignore[attr-defined]
 
 
 def dumps(value: Any) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "NEXT_DUE",
     "OUTPUTS",
     "READY",
+    "LOCK_EXECUTIONS",
     "RETIRED",
     "SET_STATUS",
     "START_EXECUTIONS",
@@ -74,6 +75,11 @@ NEXT_DUE = text(
     "(SELECT MIN(deadline) FROM executions WHERE status IN ('pending', 'running', 'waiting') "
     "AND cancel_requested = FALSE)")
 RETIRED = text(
-    "SELECT p.id, p.tenant, p.name, p.version, p.install_dir FROM package_versions p "
+    "SELECT p.id, p.tenant, p.name, p.version FROM package_versions p "
     "WHERE p.state = 'retired' AND NOT EXISTS (SELECT 1 FROM executions e WHERE "
     "e.package_version_id = p.id AND e.status IN ('pending', 'running', 'waiting'))")
+
+# PostgreSQL only (several hosts): serialize outcome handling per execution.
+LOCK_EXECUTIONS = text(
+    "SELECT uid FROM executions WHERE uid IN :uids ORDER BY uid FOR UPDATE"
+).bindparams(bindparam("uids", expanding=True))

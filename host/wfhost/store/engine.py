@@ -2,7 +2,7 @@
 
 SQLite (WAL, ``synchronous=NORMAL``) under the host's home is the default;
 any SQLAlchemy URL works through ``WFHOST_DATABASE_URL``. Dialect specifics
-live here and in `dialect_supports_skip_locked`; the rest of the host writes
+live here and in `skip_locked`; the rest of the host writes
 portable SQL.
 """
 

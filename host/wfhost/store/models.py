@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from wfpkg.protocol import ACTIVE_EXECUTION, TERMINAL_EXECUTION, TERMINAL_TASK
+
 __all__ = [
     "ACTIVE_EXECUTION",
     "TERMINAL_EXECUTION",
@@ -23,14 +25,13 @@ __all__ = [
     "ExecutionRow",
     "HostRow",
     "JournalEntry",
+    "ScheduleRow",
+    "ScheduleRunRow",
     "SignalRow",
     "TaskRunRow",
     "WaitRow",
 ]
 
-TERMINAL_TASK = frozenset({"succeeded", "failed", "skipped", "cancelled"})
-TERMINAL_EXECUTION = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE_EXECUTION = frozenset({"pending", "running", "waiting"})
 
 
 class ExecutionRow(SQLModel, table=True):
@@ -166,3 +167,44 @@ class HostRow(SQLModel, table=True):
     heartbeat_at: float
     wake_port: int | None = None
     stopped: bool = False
+
+
+class ScheduleRow(SQLModel, table=True):
+    """A cron schedule of a tenant: starts ``workflow`` at each tick (`wfhost.engine.schedules`)."""
+
+    __tablename__: ClassVar[Any] = "schedules"
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", name="uq_schedule_tenant_name"),
+        Index("ix_schedules_due", "paused", "next_tick_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64)
+    name: str = Field(max_length=64)
+    workflow: str = Field(max_length=200)
+    cron: str = Field(max_length=200)
+    timezone: str = Field(max_length=64)
+    input: str = Field(sa_column=Column(Text, nullable=False))
+    catchup: str = Field(max_length=8)
+    overlap: str = Field(max_length=8)
+    paused: bool = False
+    next_tick_at: float
+    created_at: float
+
+
+class ScheduleRunRow(SQLModel, table=True):
+    """What one tick of a schedule did: the execution it started, or why it started none."""
+
+    __tablename__: ClassVar[Any] = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "tick_at", name="uq_schedule_run_tick"),
+        Index("ix_schedule_runs_recent", "schedule_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int
+    tick_at: float
+    fired_at: float
+    execution_id: str | None = Field(default=None, max_length=128)
+    outcome: str = Field(max_length=16)
+    detail: str | None = Field(default=None, sa_column=Column(Text))

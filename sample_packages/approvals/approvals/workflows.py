@@ -138,8 +138,8 @@ def consume(ctx: Context) -> None:
     per_run = int(ctx.get("events_per_run", 100))
     for _ in range(per_run):
         # Events first: a terminate sent after some events lets those be processed.
-        got = ctx.wait_any(ctx.signal("webhook_event"), ctx.signal("terminate"))
-        if got.index == 1:
+        got = ctx.wait_any({"event": ctx.signal("webhook_event"), "terminate": ctx.signal("terminate")})
+        if got.key == "terminate":
             ctx.update(count=count, checksum=checksum, runs=runs, terminated_by=got.value)
             return
         count += 1

@@ -172,8 +172,8 @@ def collect(ctx: Context) -> None:
     received: list[Any] = []
     timed_out = False
     while len(received) < expected:
-        got = ctx.wait_any(ctx.signal(name), ctx.timer(timeout))
-        if got.index == 1:
+        got = ctx.wait_any({"signal": ctx.signal(name), "timeout": ctx.timer(timeout)})
+        if got.key == "timeout":
             timed_out = True
             break
         received.append(got.value)

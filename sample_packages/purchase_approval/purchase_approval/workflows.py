@@ -64,11 +64,11 @@ def approval(ctx: Context) -> None:
     # A side effect before a wait goes in a step: this task runs again from the
     # top when the wait is satisfied, and the step then returns its recorded result.
     ctx["request"] = ctx.step("request_approval", send_approval_request, ctx.get("outbox"), order)
-    first = ctx.wait_any(
-        ctx.signal("approval"),
-        ctx.timer(float(ctx.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))),
-    )
-    if first.index == 1:
+    first = ctx.wait_any({
+        "approval": ctx.signal("approval"),
+        "expired": ctx.timer(float(ctx.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))),
+    })
+    if first.key == "expired":
         ctx["decision"] = "timed_out"
         ctx["reason"] = "no approval before the timeout"
         return
