@@ -156,10 +156,10 @@ def test_waits_under_several_hosts_resume_each_execution_exactly_once(
             # Even runs get a signal (their timer is long); odd runs wait for a short timer.
             inputs = [{"timer": 600 if k % 2 == 0 else 2} for k in range(runs)]
             clients[0].schedule_many("fleet::waiter", inputs, ids=[f"wait-{k}" for k in range(runs)])
-            until(lambda: len(_events(engine, "task_waiting")) >= runs, "every run to wait", timeout=300)
+            until(lambda: len(_events(engine, "task_waiting")) >= runs, "every run to wait", timeout=600)
             for k in range(0, runs, 2):
                 rng.choice(clients).signal(f"wait-{k}", "go", {"k": k})
-            until(lambda: _unfinished(engine) == 0, "every run to resume and finish", timeout=300)
+            until(lambda: _unfinished(engine) == 0, "every run to resume and finish", timeout=600)
             states = [clients[1].status(f"wait-{k}") for k in range(runs)]
         finally:
             for c in clients:

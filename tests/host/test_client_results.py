@@ -54,7 +54,7 @@ def test_status_history_and_executions_are_typed_with_a_json_form(sqlite_host: H
     events = host.client.history(eid)
     assert all(isinstance(e, Event) for e in events)
     started = next(e for e in events if e.kind == "task_started")
-    assert started.detail == {"attempt": 1} and started.to_dict()["attempt"] == 1
+    assert started.detail == {"attempt": 1, "host": host.host_id} and started.to_dict()["attempt"] == 1
     assert started.to_dict()["at"].endswith("Z")
 
     rows = host.client.executions()
