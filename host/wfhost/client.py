@@ -327,6 +327,12 @@ class Client:
         """Retire a package version: no new executions; running ones finish on it."""
         return self._need_registry().unregister(self._tenant(tenant), package, version)
 
+    def activate(self, package: str, version: str, *, tenant: str | None = None) -> PackageInfo:
+        """Make a registered version the active one (a rollback); running executions keep theirs."""
+        info = self._need_registry().activate(self._tenant(tenant), package, version)
+        self._on_change()
+        return info
+
     def packages(self, tenant: str | None = None) -> list[PackageInfo]:
         """Registered package versions (all tenants if ``tenant`` is ``"*"``)."""
         return list(self._need_registry().packages(None if tenant == "*" else self._tenant(tenant)))

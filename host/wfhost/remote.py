@@ -222,7 +222,8 @@ class RemoteClient:
 
     def executions(self, *, tenant: str | None = None, status: str | None = None,
                    workflow: str | None = None, limit: int = 100, parent: str | None = None,
-                   after: tuple[float, str] | None = None) -> list[dict[str, Any]]:
+                   after: tuple[float, str] | None = None, retrying: bool = False,
+                   root: bool = False) -> list[dict[str, Any]]:
         """Executions, newest first, following the service's pages up to ``limit``."""
         if tenant == "*":
             raise InvalidRequest("every tenant's executions are not listed over the API")
@@ -230,6 +231,7 @@ class RemoteClient:
             raise InvalidRequest("page with the API's cursor, not `after`, over the API")
         params: dict[str, Any] = {k: v for k, v in (("status", status), ("workflow", workflow),
                                                     ("parent", parent)) if v is not None}
+        params.update({k: "true" for k, v in (("retrying", retrying), ("root", root)) if v})
         rows: list[dict[str, Any]] = []
         cursor = None
         while len(rows) < limit:

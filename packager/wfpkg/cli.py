@@ -1,8 +1,19 @@
 """The `wfpkg` command: init, keygen, build, inspect, verify.
 
 Rendering lives here only; the work is done by `wfpkg.build`, `wfpkg.archive`
-and `wfpkg.keys`, which return data. An expected failure (any `WfpkgError`)
-is one red ``error: ...`` line on stderr and exit status 1; usage errors exit 2.
+and `wfpkg.keys`, which return data. A failure is one red ``error: ...`` line
+on stderr, never a traceback, and the exit status says what kind, as
+``wfhost``'s do:
+
+====  =====================================================================
+0     success
+1     any other error (a file that cannot be written)
+2     bad input: a usage error, a project that does not build, an archive
+      rejected by ``verify`` or ``inspect``, a missing or unreadable key, a
+      bad name, a key file that exists (``keygen`` without ``--force``)
+====  =====================================================================
+
+`run_cli` (shared with ``wfhost``) turns usage errors into that one line too.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from . import __version__
 from .errors import WfpkgError
 from .keys import (
     default_key_path,
@@ -32,7 +45,7 @@ from .keys import (
 )
 from .names import check_name
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run_cli"]
 
 app = typer.Typer(
     name="wfpkg",
@@ -51,8 +64,22 @@ KeyOption = Annotated[
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(1)
+    err.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", soft_wrap=True)
+    return typer.Exit(2 if isinstance(exc, WfpkgError) else 1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wfpkg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Write, build, sign and check workflow packages (.wfpkg)."""
 
 
 @app.command()
@@ -142,6 +169,8 @@ def _workflow_tree(wf: dict[str, Any]) -> Tree:
     if wf.get("description"):
         label += f"  [dim]{escape(wf['description'])}[/dim]"
     tree = Tree(label)
+    for field_name, about in (wf.get("inputs") or {}).items():
+        tree.add(f"[dim]input[/dim] {escape(field_name)}: {escape(about)}")
     for task in wf["tasks"]:
         deps = ", ".join(task["depends_on"]) or "-"
         retry = task.get("retry", {}).get("attempts", 1)
@@ -195,7 +224,7 @@ def verify(
     file: Annotated[Path, typer.Argument(help="A .wfpkg archive.")],
     key: Annotated[list[Path], typer.Option("--key", "-k", help="A trusted public key (PEM); repeatable.")],
 ) -> None:
-    """Check a package completely against trusted public keys; exit 1 if it is rejected."""
+    """Check a package completely against trusted public keys; exit 2 if it is rejected."""
     from .archive import verify_archive
 
     try:
@@ -210,7 +239,36 @@ def verify(
 
 def main() -> None:
     """Run the `wfpkg` command line."""
-    app()
+    sys.exit(run_cli(app, err))
+
+
+#: click's base error, which typer raises for usage errors but does not export by name.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def run_cli(command: typer.Typer, console: Console) -> int:
+    """Run a typer app; a usage error is one red ``error: ...`` line, exit status 2.
+
+    typer would draw a boxed panel under the usage text; our commands promise
+    one line (``wfhost`` uses this too). Returns the exit status.
+    """
+    try:
+        result = command(standalone_mode=False)
+    except _ClickException as exc:
+        text = exc.format_message()  # type: ignore[attr-defined]
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help, as asked
+            typer.echo(text)
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        console.print(f"[red]error:[/red] {escape(' '.join(text.split()))}{escape(where)}",
+                      soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        console.print("[yellow]interrupted[/yellow]")
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -130,8 +130,13 @@ def load_public_key(data: str | bytes | Path) -> Ed25519PublicKey:
         try:
             data = data.read_bytes()
         except OSError as exc:
-            raise SignatureError(f"cannot read public key {source}: {exc.strerror}") from None
+            raise SignatureError(f"cannot read public key {source}: {exc.strerror}; give the "
+                                 "KEY.pub that `wfpkg keygen` wrote") from None
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if b"PRIVATE KEY" in raw:
+        hint = f" ({source}.pub)" if isinstance(source, str) and source != "public key" else ""
+        raise SignatureError(f"{source} is a private key: keep it secret and give its public "
+                             f"key instead{hint}")
     try:
         key = serialization.load_pem_public_key(raw)
     except (ValueError, TypeError):

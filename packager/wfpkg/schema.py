@@ -82,6 +82,8 @@ class WorkflowSchema(_Doc):
 
     name: Annotated[str, AfterValidator(_named("workflow name", check_name))]
     tasks: list[TaskSchema]
+    #: Declared input fields and a line about each (`Workflow(inputs=...)`), shown to operators.
+    inputs: dict[str, str] | None = None
 
     @model_validator(mode="after")
     def _dag(self) -> WorkflowSchema:

@@ -224,9 +224,13 @@ class Workflow:
         name: the workflow name (lowercase letters, digits, ``_``).
         description: one line shown by `wfpkg inspect` and the host.
         timeout: seconds the whole execution may take, or ``None``.
+        inputs: the input fields it reads, each with a one-line description
+            (``{"cost": "unit cost"}``); `wfhost register` and `wfpkg inspect`
+            show them so people know what to pass.
     """
 
-    def __init__(self, name: str, *, description: str = "", timeout: float | None = None) -> None:
+    def __init__(self, name: str, *, description: str = "", timeout: float | None = None,
+                 inputs: Mapping[str, str] | None = None) -> None:
         try:
             self.name = check_name(name, "workflow name")
         except InvalidName as exc:
@@ -235,6 +239,11 @@ class Workflow:
             raise DefinitionError([f"workflow {name!r}: timeout must be a positive number of seconds"])
         self.description = description
         self.timeout = float(timeout) if timeout is not None else None
+        self.inputs = dict(inputs or {})
+        bad = [k for k, v in self.inputs.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise DefinitionError([f"workflow {name!r}: inputs maps field names to descriptions "
+                                   f"(strings); bad entries: {bad!r}"])
         self._tasks: dict[str, TaskSpec] = {}
         self._ids_by_fn: dict[Callable[..., Any], str] = {}
 
@@ -387,6 +396,8 @@ class Workflow:
         }
         if self.timeout is not None:
             out["timeout"] = self.timeout
+        if self.inputs:
+            out["inputs"] = dict(self.inputs)
         return out
 
 

@@ -38,6 +38,8 @@ def test_demo_builds_registers_and_runs_the_samples(tmp_path: Path) -> None:
         assert '"decision": "approved"' in proc.stdout
     if "child_workflows" in present:
         assert "children (5)" in proc.stdout
+        # The note names the failing child as its tree does.
+        assert "item-3 (value -4) fails" in proc.stdout and "item-3" in proc.stdout.split("fails", 1)[1]
 
     # A second run starts afresh in the same home.
     again = _demo(tmp_path)

@@ -39,7 +39,7 @@ def test_init_build_verify_end_to_end(tmp_path: Path) -> None:
 
 def test_build_errors_are_one_red_line_without_traceback(tmp_path: Path) -> None:
     result = wfpkg("build", "nowhere", "--key", "missing.key", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: cannot read signing key missing.key")
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -53,13 +53,13 @@ def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["keygen", "--out", str(tmp_path / "k")]).exit_code == 0
     again = runner.invoke(app, ["keygen", "--out", str(tmp_path / "k")])
-    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert again.exit_code == 2 and "already exists" in again.stderr
     assert runner.invoke(app, ["keygen", "--out", str(tmp_path / "k"), "--force"]).exit_code == 0
 
 
 def test_init_refuses_a_bad_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["init", "My-Package", "--dir", str(tmp_path / "p")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "invalid package name 'My-Package'" in result.stderr
     assert not (tmp_path / "p").exists()
 
@@ -86,3 +86,52 @@ def test_default_key_path_comes_from_wfpkg_key(tmp_path: Path, monkeypatch: pyte
     result = CliRunner().invoke(app, ["keygen"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "env.key").exists() and (tmp_path / "env.key.pub").exists()
+
+
+def test_version_and_one_line_usage_errors(tmp_path: Path) -> None:
+    from wfpkg import __version__
+
+    version = wfpkg("--version", cwd=tmp_path)
+    assert (version.returncode, version.stdout) == (0, f"wfpkg {__version__}\n")
+    for args in (("init",), ("verify", "x.wfpkg"), ("build", "--bogus")):
+        result = wfpkg(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "╭" not in result.stderr
+
+
+def test_a_rejected_package_exits_2_as_wfhost_register_does(
+        data_processing: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.key"
+    assert wfpkg("keygen", "--out", str(other), cwd=tmp_path).returncode == 0
+    result = wfpkg("verify", str(data_processing), "--key", f"{other}.pub", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+    home = tmp_path / "home"
+    host = [sys.executable, "-m", "wfhost", "--home", str(home), "--tenant", "acme"]
+    for args in (["tenant", "create", "acme"], ["trust", f"{other}.pub"]):
+        subprocess.run([*host, *args], check=True, capture_output=True, timeout=60)
+    register = subprocess.run([*host, "register", str(data_processing)], capture_output=True,
+                              text=True, timeout=120)
+    assert register.returncode == result.returncode == 2, register.stderr
+
+
+def test_verify_says_which_key_file_and_what_to_give(data_processing: Path, tmp_path: Path) -> None:
+    missing = wfpkg("verify", str(data_processing), "--key", "nope.pub", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "nope.pub" in missing.stderr and "wfpkg keygen" in missing.stderr
+    assert wfpkg("keygen", "--out", "k", cwd=tmp_path).returncode == 0
+    private = wfpkg("verify", str(data_processing), "--key", "k", cwd=tmp_path)
+    assert private.returncode == 2
+    assert "k is a private key" in private.stderr and "k.pub" in private.stderr
+
+
+def test_init_template_has_a_workflow_that_waits_and_declared_inputs(tmp_path: Path) -> None:
+    assert wfpkg("init", "hello", cwd=tmp_path).returncode == 0
+    assert wfpkg("keygen", "--out", "k", cwd=tmp_path).returncode == 0
+    assert wfpkg("build", "hello", "--key", "k", cwd=tmp_path).returncode == 0
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path / "hello/dist/hello-0.1.0.wfpkg")])
+    assert result.exit_code == 0, result.output
+    for text in ("approval", "wait_for_approval", "input who: who to greet"):
+        assert text in result.stdout

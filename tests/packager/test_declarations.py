@@ -157,3 +157,24 @@ def test_metadata_reports_every_problem_naming_the_field() -> None:
     for part in ("name: Input should be a valid string", "missing 'build_time'",
                  "missing 'source_fingerprint'", "unknown fields ['evil']"):
         assert part in message, (part, message)
+
+
+def test_declared_inputs_go_into_the_dag_and_must_be_described() -> None:
+    flow = Workflow("orders", inputs={"cost": "unit cost"})
+
+    @flow.task()
+    def price(ctx: object) -> None: ...
+
+    assert flow.to_dict()["inputs"] == {"cost": "unit cost"}
+    assert "inputs" not in Workflow("plain").to_dict()  # undeclared: manifests stay as they were
+    with pytest.raises(DefinitionError, match="inputs maps field names to descriptions"):
+        Workflow("orders", inputs={"cost": 3})  # type: ignore[dict-item]
+
+
+def test_a_manifest_whose_inputs_are_not_descriptions_is_refused() -> None:
+    doc = copy.deepcopy(_manifest().to_dict())
+    doc["workflows"][0]["inputs"] = {"cost": 3}
+    with pytest.raises(ManifestError, match=r"workflows\[0\]\.inputs"):
+        Manifest.from_dict(doc)
+    doc["workflows"][0]["inputs"] = {"cost": "unit cost"}
+    assert Manifest.from_dict(doc).workflows[0]["inputs"] == {"cost": "unit cost"}

@@ -50,7 +50,7 @@ def test_verify_rejects(case: str, corpus: dict[str, BadCase], session_key: Test
     monkeypatch.chdir(tmp_path)
     before = _snapshot(tmp_path, bad.path.parent)
     result = CliRunner().invoke(app, ["verify", str(bad.path), "--key", str(session_key.pub_path)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -83,7 +83,7 @@ def test_verify_with_another_key_names_the_untrusted_signer(data_processing: Pat
                                                             session_key: TestKey) -> None:
     other = make_key(tmp_path)
     result = CliRunner().invoke(app, ["verify", str(data_processing), "--key", str(other.pub_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"signed by key {session_key.key_id} which is not trusted" in result.stderr
 
 

@@ -28,12 +28,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.live import Live
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from wfhost import __version__
 from wfhost.errors import HostError, InvalidRequest, NotFound
@@ -45,8 +47,23 @@ __all__ = ["app", "exit_code_for", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: `wfhost --help` lists commands in the order the README's tour uses them; commands not
+#: named here follow, in the order they were added.
+COMMAND_ORDER = ("tenant", "trust", "revoke", "register", "packages", "activate", "unregister",
+                 "schedule", "status", "watch", "executions", "history", "signal", "cancel",
+                 "schedules", "worker", "demo")
+
+
+class _TourOrder(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
+
+
 app = typer.Typer(
     name="wfhost",
+    cls=_TourOrder,
     help="Run signed workflow packages durably: register, schedule, signal, watch.",
     no_args_is_help=True,
     add_completion=False,
@@ -61,6 +78,18 @@ out, err = render.out, render.err
 TERMINAL = TERMINAL_EXECUTION
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+
+
+class StatusFilter(str, Enum):
+    """What `wfhost executions --status` accepts: an execution state, or ``active`` (not finished)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ACTIVE = "active"
 
 
 # -- settings and errors ------------------------------------------------------------------------
@@ -209,7 +238,32 @@ def _json_arg(value: str | None, what: str) -> Any:
 
 
 def _print_json(data: Any) -> None:
+    # render.to_json is the one place results take their JSON form (times RFC 3339 UTC).
     typer.echo(render.to_json(data))
+
+
+def _no_host_note(client: Any, what: str) -> None:
+    """Say on stderr that nothing will run ``what`` until a host starts (a service always runs one)."""
+    if not _hosts_running(client):
+        err.print(f"[yellow]no host is running: {escape(what)} stays pending until one does; "
+                  "start one with `wfhost worker`, or use `wfhost schedule --wait`, "
+                  "which runs one here[/yellow]", soft_wrap=True)
+
+
+def _read_key_file(path: Path) -> str:
+    """A public key file's text, or a one-line error saying what to give instead."""
+    if not path.is_file():
+        raise BadInput(f"no key file {path}; give the public key that `wfpkg keygen` wrote "
+                       "(KEY.pub)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read key file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if "PRIVATE KEY" in text:
+        pub = path.with_name(path.name + ".pub")
+        raise BadInput(f"{path} is a private key: keep it secret and trust its public key "
+                       f"instead ({pub})")
+    return text
 
 
 # -- root -----------------------------------------------------------------------------------------
@@ -309,12 +363,30 @@ def trust(
             return
         if pubkey_file is None:
             raise BadInput("give a public key file to trust, or --list")
-        pem = pubkey_file.read_text(encoding="utf-8")
-        kid = client.trust(settings.tenant, pem, label)
+        pem = _read_key_file(pubkey_file)
+        kid = _trusted_key_id(client, settings.tenant, pem)
+        already = kid is not None
+        if kid is None:
+            kid = client.trust(settings.tenant, pem, label)
     if as_json:
-        _print_json({"tenant": settings.tenant, "key_id": kid})
+        _print_json({"tenant": settings.tenant, "key_id": kid, "already_trusted": already})
+    elif already:
+        out.print(f"tenant [bold]{escape(settings.tenant)}[/bold] already trusts key [bold]{kid}[/bold]")
     else:
         out.print(f"tenant [bold]{escape(settings.tenant)}[/bold] now trusts key [bold]{kid}[/bold]")
+
+
+def _trusted_key_id(client: Any, tenant: str, pem: str) -> str | None:
+    """The key's id if ``tenant`` trusts it now (so trusting it again is a no-op), else None."""
+    from wfpkg.errors import WfpkgError
+    from wfpkg.keys import key_id, load_public_key
+
+    try:
+        kid = key_id(load_public_key(pem))
+    except WfpkgError:
+        return None  # not a key: `trust` says why
+    trusted = {k.key_id for k in client.registry.keys(tenant) if k.revoked_at is None}
+    return kid if kid in trusted else None
 
 
 @command()
@@ -325,6 +397,9 @@ def revoke(
     """Stop trusting a key for --tenant, effective at once (registered versions stay)."""
     settings = _settings(ctx)
     with _client(ctx) as client:
+        if key_id not in {k.key_id for k in client.registry.keys(settings.tenant)}:
+            raise NotFound(f"tenant {settings.tenant!r} has no key {key_id!r}; "
+                           "see `wfhost trust --list`")
         client.revoke(settings.tenant, key_id)
     out.print(f"tenant [bold]{escape(settings.tenant)}[/bold] no longer trusts key {escape(key_id)}")
 
@@ -342,20 +417,29 @@ def register(
 ) -> None:
     """Verify, install and activate a package for --tenant."""
     if not file.is_file():
-        raise _fail(FileNotFoundError(2, "no such file", str(file)))
+        raise BadInput(f"no such archive {file}; `wfpkg build` writes one to DIR/dist/")
     with _client(ctx) as client:
+        before = _registered_archives(client)
         with err.status(f"registering {escape(file.name)} ..."):
             info = client.register(file, allow_downgrade=allow_downgrade)
+    already = (info.name, info.version, info.archive_sha256) in before
     if as_json:
-        _print_json(render.package_json(info))
+        _print_json({**render.package_json(info), "already_registered": already})
         return
-    workflows = ", ".join(wf["name"] for wf in info.manifest.workflows)
-    out.print(f"registered [bold]{escape(info.label)}[/bold] ({render.state(info.state)}), "
+    verb = "already registered" if already else "registered"
+    out.print(f"{verb} [bold]{escape(info.label)}[/bold] ({render.state(info.state)}), "
               f"signed by key {info.key_id}")
-    out.print(f"  workflows: {escape(workflows)}")
-    out.print(f"  run one:   wfhost --tenant {escape(info.tenant)} schedule "
-              f"{escape(info.name)}::{escape(info.manifest.workflows[0]['name'])} --input '{{}}' --wait"
-              if info.manifest.workflows else "")
+    out.print(render.register_hint(info))
+
+
+def _registered_archives(client: Any) -> set[tuple[str, str, str]]:
+    """(package, version, archive sha256) of the tenant's versions, to tell a no-op register."""
+    from wfregistry import UnknownTenant
+
+    try:
+        return {(i.name, i.version, i.archive_sha256) for i in client.packages()}
+    except UnknownTenant:
+        return set()  # `register` says so
 
 
 @command()
@@ -371,6 +455,19 @@ def packages(
         _print_json([render.package_json(i) for i in infos])
     else:
         out.print(render.packages_table(infos))
+
+
+@command()
+def activate(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="The package name.")],
+    version: Annotated[str, typer.Argument(help="A registered version (see `wfhost packages`).")],
+) -> None:
+    """Make a registered version the active one (a rollback); running executions keep theirs."""
+    with _client(ctx) as client:
+        info = client.activate(package, version)
+    out.print(f"[bold]{escape(info.label)}[/bold] is now the active version of "
+              f"{escape(info.name)}")
 
 
 @command()
@@ -441,6 +538,7 @@ def schedule(
                 _print_json({"id": eid})
             else:
                 typer.echo(eid)
+            _no_host_note(client, f"execution {eid}")
             return
         # The tenant the execution belongs to: --tenant, else the one a full name gives.
         owner = settings.given_tenant or (name.split("::", 1)[0] if name.count("::") == 2
@@ -479,16 +577,22 @@ def watch(
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 0.2,
 ) -> None:
     """Follow an execution live until it ends; exit 1 if it failed or was cancelled."""
-
     with _client(ctx) as client:
         state = client.status(execution_id)
-        if state["status"] not in TERMINAL and not _hosts_running(client):
-            err.print("[yellow]no host is running; start one with `wfhost worker`[/yellow]")
-        with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
+        if state["status"] not in TERMINAL:
+            _no_host_note(client, f"execution {execution_id}")
+        if out.is_terminal:
+            with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
+                while state["status"] not in TERMINAL:
+                    time.sleep(interval)
+                    state = client.status(execution_id)
+                    live.update(render.progress_view(state))
+        else:
+            # Piped (`watch ID | cat`): no redrawing; the final view once, with its newlines.
             while state["status"] not in TERMINAL:
                 time.sleep(interval)
                 state = client.status(execution_id)
-                live.update(render.progress_view(state))
+            out.print(render.progress_view(state))
     if state["status"] == "succeeded" and state.get("output") is not None:
         out.print(render.output_view(state["output"]))
     if state["status"] != "succeeded":
@@ -498,19 +602,26 @@ def watch(
 @command()
 def executions(
     ctx: typer.Context,
-    status_: Annotated[str | None, typer.Option(  # noqa: UP007
-        "--status", help="Only this status (pending, running, waiting, succeeded, failed, "
-                         "cancelled, or active).")] = None,
+    status_: Annotated[StatusFilter | None, typer.Option(  # noqa: UP007
+        "--status", help="Only this status; active means not finished.")] = None,
     workflow: Annotated[str | None, typer.Option(  # noqa: UP007
         help="Only this workflow (workflow or package::workflow).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     all_tenants: Annotated[bool, typer.Option("--all-tenants", help="Every tenant's executions.")] = False,
+    children: Annotated[bool, typer.Option(
+        "--children", help="Include child executions (started by other executions).")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List executions, newest first."""
+    """List executions, newest first (top-level ones unless --children)."""
+    settings = _settings(ctx)
     with _client(ctx) as client:
-        rows = client.executions(tenant="*" if all_tenants else None, status=status_,
-                                 workflow=workflow, limit=limit)
+        rows = client.executions(tenant="*" if all_tenants else None,
+                                 status=status_.value if status_ else None,
+                                 workflow=workflow, limit=limit, root=not children)
+        # (A service answers 404 for an unknown tenant itself.)
+        if (not rows and not all_tenants and not getattr(client, "remote", False)
+                and settings.tenant not in client.registry.tenants()):
+            raise NotFound(f"tenant {settings.tenant!r} does not exist; see `wfhost tenant list`")
     if as_json:
         _print_json(rows)
     else:
@@ -733,7 +844,9 @@ app.add_typer(schedules_app, name="schedules")
 
 def main() -> None:
     """Run the `wfhost` command line."""
-    app()
+    from wfpkg.cli import run_cli
+
+    sys.exit(run_cli(app, err))
 
 
 if __name__ == "__main__":

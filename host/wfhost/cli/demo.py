@@ -254,7 +254,7 @@ def _purchase_approval(host: Any, info: Any, say: Progress) -> list[DemoRun]:
 def _child_workflows(host: Any, info: Any, say: Progress) -> list[DemoRun]:
     wf = f"{info.name}::{_workflow(info, ('fan_out_fan_in', 'fan_out', 'parent'))}"
     return [_run(host, "child_workflows: fan-out / fan-in", wf, {"items": [1, 2, 3, -4, 5]}, say,
-                 note="a child per item; the child for item -4 fails and the parent counts it",
+                 note="a child per item; item-3 (value -4) fails and the parent counts it",
                  pick=("succeeded", "failed", "total"))]
 
 

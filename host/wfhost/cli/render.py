@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from wfhost._time import rfc3339
 from wfpkg.protocol import TERMINAL_EXECUTION
 
 if TYPE_CHECKING:
@@ -37,12 +38,14 @@ __all__ = [
     "executions_table",
     "fmt_duration",
     "fmt_time",
+    "json_ready",
     "keys_table",
     "output_view",
     "out",
     "package_json",
     "packages_table",
     "progress_view",
+    "register_hint",
     "result_view",
     "state",
     "status_tree",
@@ -131,7 +134,7 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):  # the typed results of `wfhost.results`
         return value.to_dict()
     if isinstance(value, datetime):
-        return value.isoformat()
+        return _rfc3339(value)
     if isinstance(value, Path):
         return str(value)
     if is_dataclass(value) and not isinstance(value, type):
@@ -141,9 +144,57 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+#: Keys whose values are user data (an execution's input and output, a signal's payload):
+#: printed as they are, never converted.
+_USER_DATA = frozenset({"input", "output", "payload", "result", "value"})
+
+
+def _rfc3339(value: float | datetime) -> str | None:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return rfc3339(aware.timestamp())
+    return rfc3339(value)
+
+
+def _is_time_key(key: str) -> bool:
+    return key == "at" or key.endswith("_at")
+
+
+def json_ready(data: Any) -> Any:
+    """The JSON form of what the core returns: every time RFC 3339 UTC, flags booleans.
+
+    The one place the CLI turns results into their JSON form. A typed result
+    with ``to_dict()`` gives that form itself; plain dicts (and lists of them)
+    get their times (``at`` and every ``*_at`` key, UNIX seconds or datetimes)
+    rendered with `wfhost._time.rfc3339`, and ``cancel_requested`` as a
+    boolean. Input, output and payloads are the user's and are left alone.
+    """
+    to_dict = getattr(data, "to_dict", None)
+    if callable(to_dict) and not isinstance(data, type):
+        return to_dict()
+    if is_dataclass(data) and not isinstance(data, type):
+        data = asdict(data)
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _USER_DATA:
+                out[key] = value
+            elif _is_time_key(key) and isinstance(value, (int, float, datetime)) \
+                    and not isinstance(value, bool):
+                out[key] = _rfc3339(value)
+            elif key == "cancel_requested":
+                out[key] = bool(value)
+            else:
+                out[key] = json_ready(value)
+        return out
+    if isinstance(data, (list, tuple)):
+        return [json_ready(v) for v in data]
+    return data
+
+
 def to_json(data: Any) -> str:
-    """Machine output: indented JSON (datetimes as ISO 8601, paths as strings)."""
-    return json.dumps(data, indent=2, sort_keys=True, default=_json_default)
+    """Machine output: indented JSON, times in RFC 3339 UTC (see `json_ready`)."""
+    return json.dumps(json_ready(data), indent=2, sort_keys=True, default=_json_default)
 
 
 # -- executions ----------------------------------------------------------------------
@@ -166,6 +217,8 @@ def status_tree(status: Mapping[str, Any]) -> Tree:
         head += "  [red](cancel requested)[/red]"
     tree = Tree(head)
     facts = Table.grid(padding=(0, 2))
+    facts.add_column()
+    facts.add_column(overflow="fold")
     facts.add_row("[dim]id[/dim]", escape(status["id"]))
     facts.add_row("[dim]tenant[/dim]", escape(status.get("tenant") or "-"))
     facts.add_row("[dim]created[/dim]", fmt_time(status.get("created_at")))
@@ -175,9 +228,10 @@ def status_tree(status: Mapping[str, Any]) -> Tree:
         facts.add_row("[dim]run[/dim]", f"{status['run']} (continued as new)")
     if status.get("parent"):
         facts.add_row("[dim]parent[/dim]", escape(status["parent"]))
-    if status.get("cancelled_by"):
+    error = status.get("error")
+    if status.get("cancelled_by") and str(status["cancelled_by"]) not in str(error or ""):
         facts.add_row("[dim]cancelled by[/dim]", escape(str(status["cancelled_by"])))
-    if status.get("error"):
+    if error:
         facts.add_row("[dim]error[/dim]", f"[red]{escape(_short(status['error'], 200))}[/red]")
     tree.add(facts)
     tasks = status.get("tasks") or []
@@ -199,6 +253,7 @@ def status_tree(status: Mapping[str, Any]) -> Tree:
     if children:
         branch = tree.add(f"[dim]children ({len(children)})[/dim]")
         table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, min_width=max(len(c["id"]) for c in children))
         for c in children:
             table.add_row(escape(c["id"]), escape(c["workflow"]), state(c["status"]),
                           f"[dim]from {escape(c['parent_task'])}[/dim]" if c.get("parent_task") else "")
@@ -242,8 +297,15 @@ def executions_table(rows: Sequence[Mapping[str, Any]], *, show_tenant: bool = F
     table = Table(box=None, header_style="bold")
     if show_tenant:
         table.add_column("tenant")
-    for name in ("id", "workflow", "version", "status", "created", "duration", "error"):
-        table.add_column(name)
+    # An id is for pasting: never cut it short; the other columns give way.
+    table.add_column("id", no_wrap=True,
+                     min_width=max((len(r["id"]) + (8 if r.get("child") else 0) for r in rows), default=2))
+    table.add_column("workflow", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("created", no_wrap=True)
+    table.add_column("duration", no_wrap=True)
+    table.add_column("error")
     for r in rows:
         duration = (r["finished_at"] - r["created_at"]) if r.get("finished_at") else None
         cells = [escape(r["id"]) + (" [dim](child)[/dim]" if r.get("child") else ""),
@@ -258,7 +320,7 @@ def events_table(events: Iterable[Mapping[str, Any]]) -> Table:
     """`wfhost history`: one row per event, oldest first."""
     table = Table("at", "event", "task", "detail", box=None, header_style="bold")
     for e in events:
-        detail = {k: v for k, v in e.items() if k not in ("at", "kind", "task")}
+        detail = {k: v for k, v in e.items() if k not in ("at", "kind", "task") and v is not None}
         text = "  ".join(f"{k}={_short(v, 60)}" for k, v in sorted(detail.items()))
         table.add_row(_clock(e.get("at")), escape(e["kind"]), escape(e.get("task") or ""),
                       escape(text))
@@ -276,6 +338,28 @@ def package_json(info: Any) -> dict[str, Any]:
         "registered_at": info.registered_at, "id": info.id,
         "workflows": [wf["name"] for wf in info.manifest.workflows],
     }
+
+
+def register_hint(info: Any) -> RenderableType:
+    """After `wfhost register`: each workflow, the input fields it declares, a command to run it.
+
+    The command names the version it was given when that is not the active one,
+    so it runs what was just registered.
+    """
+    pin = "" if info.state == "active" else f"@{info.version}"
+    lines: list[str] = []
+    for wf in info.manifest.workflows:
+        inputs: Mapping[str, str] = wf.get("inputs") or {}
+        about = f"  [dim]{escape(wf['description'])}[/dim]" if wf.get("description") else ""
+        lines.append(f"  [bold]{escape(wf['name'])}[/bold]{about}")
+        for field_name, text in inputs.items():
+            lines.append(f"    [dim]input[/dim] {escape(field_name)}: {escape(text)}")
+        # Declared fields as a template to fill in (values are the caller's); none: an empty object.
+        example = "{" + ", ".join(f'"{k}": ...' for k in inputs) + "}"
+        lines.append(f"    [dim]run:[/dim] wfhost --tenant {escape(info.tenant)} schedule "
+                     f"{escape(info.name)}{escape(pin)}::{escape(wf['name'])} "
+                     f"--input '{escape(example)}' --wait")
+    return Text.from_markup("\n".join(lines))
 
 
 def packages_table(infos: Iterable[Any]) -> Table:

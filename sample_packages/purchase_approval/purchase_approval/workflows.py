@@ -29,6 +29,8 @@ from wfpkg import Context, When, Workflow, hookimpl
 purchase_approval = Workflow(
     "purchase_approval",
     description="auto-approve small orders; otherwise wait for approval or a timeout",
+    inputs={"order_id": "the order's id", "cost": "unit cost (required)",
+            "quantity": "how many (default 1)"},
 )
 
 DEFAULT_THRESHOLD = 1000
