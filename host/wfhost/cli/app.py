@@ -50,8 +50,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: `wfhost --help` lists commands in the order the README's tour uses them; commands not
 #: named here follow, in the order they were added.
 COMMAND_ORDER = ("tenant", "trust", "revoke", "register", "packages", "activate", "unregister",
-                 "schedule", "status", "watch", "executions", "history", "signal", "cancel",
-                 "schedules", "worker", "demo")
+                 "schedule", "status", "watch", "executions", "history", "signal", "cancel", "retry",
+                 "schedules", "worker", "serve", "token", "doctor", "demo")
 
 
 class _TourOrder(TyperGroup):
