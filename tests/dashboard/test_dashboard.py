@@ -170,6 +170,27 @@ def test_retry_a_failed_execution_from_the_page_and_see_it_succeed(page: Page, a
     assert "".join(written).count("approve order") == 1
 
 
+def test_a_history_of_a_thousand_events_stays_readable_and_filters_to_failures(
+        page: Page, api: httpx.Client, world: World) -> None:
+    start(api, PA, {"cost": 5000}, "po-long")
+    until(lambda: status(api, "po-long") == "waiting", "po-long to wait for its approval")
+    client = world.srv.service.host.client
+    for i in range(1000):  # every signal sent is a line of history, consumed or not
+        client.signal("po-long", "noise", {"i": i}, tenant="acme")
+    page.goto(page.url.split("#")[0] + "#/executions/po-long")
+    rows = page.locator("#history tbody tr")
+    expect(rows.nth(999)).to_be_attached(timeout=20_000)
+    assert rows.count() >= 1000
+    box = page.locator(".history")
+    # It scrolls inside its own box: the page around it stays where it is.
+    assert box.evaluate("b => b.scrollHeight > 10 * b.clientHeight && b.clientHeight <= 480")
+    expect(page.locator("#exec-head .state")).to_have_text("waiting")
+    page.check("#h-failures")
+    expect(rows).to_have_count(0)  # nothing failed: the filter leaves no line
+    page.uncheck("#h-failures")
+    expect(rows.nth(999)).to_be_attached()
+
+
 @pytest.fixture(scope="module")
 def globex(world: World) -> str:
     """Another tenant, with execution ``secret-1``."""
