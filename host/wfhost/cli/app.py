@@ -385,6 +385,8 @@ def _trusted_key_id(client: Any, tenant: str, pem: str) -> str | None:
         kid = key_id(load_public_key(pem))
     except WfpkgError:
         return None  # not a key: `trust` says why
+    if getattr(client, "remote", False):
+        return None  # a service's keys are the admin API's: it answers for itself
     trusted = {k.key_id for k in client.registry.keys(tenant) if k.revoked_at is None}
     return kid if kid in trusted else None
 
@@ -397,7 +399,8 @@ def revoke(
     """Stop trusting a key for --tenant, effective at once (registered versions stay)."""
     settings = _settings(ctx)
     with _client(ctx) as client:
-        if key_id not in {k.key_id for k in client.registry.keys(settings.tenant)}:
+        if not getattr(client, "remote", False) and \
+                key_id not in {k.key_id for k in client.registry.keys(settings.tenant)}:
             raise NotFound(f"tenant {settings.tenant!r} has no key {key_id!r}; "
                            "see `wfhost trust --list`")
         client.revoke(settings.tenant, key_id)
