@@ -82,8 +82,10 @@ def test_cancelling_the_region_cancels_every_store_and_item(host: Host) -> None:
                                id="south-1")
     for held in ("south-1.s1.a1", "south-1.s2.b1"):
         task_state(host.client, held, "value_item", "waiting")
-    waiting = host.client.status("south-1.s1")["tasks"][0]
-    assert waiting["state"] == "waiting" and "child 'south-1.s1.a1'" in waiting["waiting_for"]
+    # The store's task resumes as each of its items finishes: wait until it waits on the held one.
+    store_task = host.client.status("south-1.s1")["tasks"][0]["task"]
+    waiting = task_state(host.client, "south-1.s1", store_task, "waiting")
+    assert "child 'south-1.s1.a1'" in waiting["waiting_for"]
     host.client.cancel(eid, reason="region closed")
 
     assert host.wait(eid, timeout=30)["status"] == "cancelled"
