@@ -30,6 +30,7 @@ It then checks from inside that each wall holds (`Spec.hidden` unreachable,
 from __future__ import annotations
 
 import enum
+import importlib.util
 import json
 import os
 import re
@@ -299,7 +300,10 @@ def missing_walls() -> list[str]:
     """
     problems = []
     abi = landlock_abi()
-    if abi < REQUIRED_LANDLOCK_ABI:
+    if importlib.util.find_spec("landlockpy") is None:
+        problems.append("landlock: the Landlock binding `landlockpy` is not installed "
+                        "(pip install -e . installs it)")
+    elif abi < REQUIRED_LANDLOCK_ABI:
         problems.append(f"landlock: the kernel offers Landlock ABI {abi}, strict isolation needs "
                         f"{REQUIRED_LANDLOCK_ABI} (TCP rules and signal scoping)")
     if "namespaces" in _pretend_missing():
