@@ -39,7 +39,7 @@ from typer.core import TyperGroup
 
 from wfhost import __version__
 from wfhost.errors import HostError, InvalidRequest, NotFound
-from wfpkg.protocol import TERMINAL_EXECUTION
+from wfpkg.protocol import TERMINAL_EXECUTION, ExecutionStatus
 
 from . import render
 
@@ -80,16 +80,9 @@ TERMINAL = TERMINAL_EXECUTION
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
 
 
-class StatusFilter(str, Enum):
-    """What `wfhost executions --status` accepts: an execution state, or ``active`` (not finished)."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING = "waiting"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ACTIVE = "active"
+#: What `wfhost executions --status` accepts: an execution state, or ``active`` (not finished).
+StatusFilter = Enum(  # type: ignore[misc]  # derived from the one definition of the states
+    "StatusFilter", {**{m.name: m.value for m in ExecutionStatus}, "ACTIVE": "active"}, type=str)
 
 
 # -- settings and errors ------------------------------------------------------------------------
