@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 
 from wfhost.store import _sql as sql
 from wfhost.store._db import E, J, T, W, dumps
-from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION, TERMINAL_TASK
+from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import TriggerRule
 from wfpkg.protocol import TaskOutcome
 from wfregistry.inflight import Attempt
@@ -73,7 +73,10 @@ class Outcomes:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
             touched.add(run.uid)
             self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
-            self._propagate(conn, run.uid, run.task_id, "succeeded", at)
+            # The attempt names its plan: no read of the execution's row on the hot path.
+            plan = self.catalog.plan(run.package_version_id, run.tenant, run.package,
+                                     run.request.workflow)
+            self._propagate(conn, run.uid, run.task_id, "succeeded", at, plan)
             return
         if sql.CURRENT.run(conn, key).first() is None:
             return  # stale, as above
@@ -117,7 +120,8 @@ class Outcomes:
         self._event(uid, "task_failed", task_id, at, attempt=attempt, error=outcome.error)
         self._propagate(conn, uid, task_id, "failed", at)
 
-    def _propagate(self, conn: Connection, uid: str, task_id: str, state: str, at: float) -> None:
+    def _propagate(self, conn: Connection, uid: str, task_id: str, state: str, at: float,
+                   plan: WorkflowPlan | None = None) -> None:
         """Make dependents of a finished task ready, or skip those that can no longer run.
 
         Costs O(dependents) per finished task, not O(fan-in): a task with one
@@ -125,7 +129,8 @@ class Outcomes:
         counts them down in ``deps_left`` and reads their states once, when
         the last finishes (or at once when a failure decides it).
         """
-        plan, ex = self._plan(conn, uid)
+        if plan is None:
+            plan, _ = self._plan(conn, uid)
         frontier = [(task_id, state)]
         while frontier:
             done, done_state = frontier.pop(0)
@@ -154,7 +159,8 @@ class Outcomes:
                 if verdict is None:
                     continue
                 if verdict == "ready" and task.when is not None:
-                    if not task.when.holds(self._merged(conn, uid, ex.input, plan, d)):
+                    if not task.when.holds(self._merged(conn, uid, self._execution(conn, uid).input,
+                                                        plan, d)):
                         verdict = "skipped"
                 if verdict == "ready":
                     ready.append({"u": uid, "t": d, "at": at})
@@ -199,25 +205,29 @@ class Outcomes:
 
     def _settle(self, conn: Connection, touched: set[str], at: float,
                 finished: list[tuple[str, str, str, str, str]]) -> None:
-        """Finish executions with no task left to run; keep running/waiting status current."""
+        """Finish executions with no task left to run; keep running/waiting status current.
+
+        One indexed lookup per execution (its status, and whether any task is
+        running or ready, waiting, or pending), whatever its number of tasks.
+        """
         while touched:
             uid = touched.pop()
-            counts: dict[str, int] = dict(sql.COUNTS.run(conn, {"u": uid}).all())
-            ex = self._execution(conn, uid)
-            if ex is None or ex.status in TERMINAL_EXECUTION:
+            s = sql.SETTLE.run(conn, {"u": uid}).first()
+            if s is None or s.status in TERMINAL_EXECUTION:
                 continue
-            live = sum(n for s, n in counts.items() if s not in TERMINAL_TASK)
-            if live:
+            if s.busy or s.waiting or s.pending:
                 # Waiting: nothing can run until a wait is satisfied (pending tasks are behind it).
-                idle = counts.get("waiting") and not (counts.get("running") or counts.get("ready"))
-                status = "waiting" if idle else "running"
-                if status != ex.status:
+                status = "waiting" if s.waiting and not s.busy else "running"
+                if status != s.status:
                     sql.SET_STATUS.run(conn, {"s": status, "u": uid})
+                    cached = self._executions.get(uid)
+                    if cached is not None:
+                        self._executions[uid] = cached._replace(status=status)
                 continue
-            self._finish(conn, ex, counts, at, touched, finished)
+            self._finish(conn, self._execution(conn, uid), at, touched, finished)
 
-    def _finish(self, conn: Connection, ex: Any, counts: dict[str, int], at: float,
-                touched: set[str], finished: list[tuple[str, str, str, str, str]]) -> None:
+    def _finish(self, conn: Connection, ex: Any, at: float, touched: set[str],
+                finished: list[tuple[str, str, str, str, str]]) -> None:
         plan = self.catalog.plan(ex.package_version_id, ex.tenant, ex.package, ex.workflow)
         rows = {r.task_id: r for r in sql.TASK_RESULTS.run(conn, {"u": ex.uid})}
         output: dict[str, Any] = {}
@@ -232,7 +242,7 @@ class Outcomes:
             status, error = "failed", f"execution exceeded its timeout of {ex.timeout:g}s"
         elif ex.cancel_requested:
             status, error = "cancelled", f"cancelled by {ex.cancelled_by}"
-        elif counts.get("failed"):
+        elif any(r.state == "failed" for r in rows.values()):
             status = "failed"
         else:
             status = "succeeded"

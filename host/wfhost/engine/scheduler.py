@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from wfhost.store import _sql as sql
 from wfhost.store._db import now
@@ -89,6 +89,7 @@ class Scheduler(Scans, Claims):
         self._rng = random.Random()
         self._finished_listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
+        self._conn: Connection | None = None  # the loop's connection, kept between turns
 
     # -- signals from other threads -------------------------------------------------
 
@@ -119,17 +120,25 @@ class Scheduler(Scans, Claims):
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         """Turn until ``stop`` is set (or ``until()`` is true)."""
-        while not stop.is_set() and not (until and until()):
-            try:
-                delay = self.turn()
-            except Exception:  # a turn failed (database gone, bug): its transaction rolled back
-                log.exception("scheduler turn failed; retrying in %.1fs", SCAN_SECONDS)
-                self._scan_requested = True
-                delay = SCAN_SECONDS
-            if until and until():
-                return
-            self._wake.wait(timeout=min(delay, SCAN_SECONDS))
-            self._wake.clear()
+        try:
+            while not stop.is_set() and not (until and until()):
+                try:
+                    delay = self.turn()
+                except Exception:  # a turn failed (database gone, bug): its transaction rolled back
+                    log.exception("scheduler turn failed; retrying in %.1fs", SCAN_SECONDS)
+                    self._scan_requested = True
+                    delay = SCAN_SECONDS
+                if until and until():
+                    return
+                self._wake.wait(timeout=min(delay, SCAN_SECONDS))
+                self._wake.clear()
+        finally:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def turn(self) -> float:
         """One transaction of scheduling work; returns seconds until something falls due."""
@@ -176,28 +185,45 @@ class Scheduler(Scans, Claims):
                      cancels: list[tuple[str, str, str]],
                      drained: list[Any]) -> tuple[list[Attempt], float]:
         """The body of a turn, in one transaction; fills ``finished``, ``cancels``, ``drained``."""
-        with self.engine.begin() as conn:
-            touched: set[str] = set()
-            if outcomes and self._skip_locked:
-                # Several hosts may finish tasks of one execution at once: without this lock
-                # each would read the others' tasks as still running, and the execution's end
-                # would never be decided. In uid order, so two hosts' turns cannot deadlock.
-                sql.LOCK_EXECUTIONS.run(conn, {"uids": sorted({run.uid for run, _ in outcomes})})
-            for run, outcome in outcomes:
-                self._apply(conn, run, outcome, at, touched)
-            if scan:
-                if at >= self._next_heartbeat:
-                    self._heartbeat(conn, at)
-                self._fire_timers(conn, at, touched)
-                self._expire_tasks(conn, at, touched)
-                cancels.extend(self._apply_cancellations(conn, at, touched))
-                drained.extend(self._drained_versions(conn, at))
-                self._next_scan = at + SCAN_SECONDS
-            self._settle(conn, touched, at, finished)
-            claimed = self._claim(conn, at)
-            if self._events:
-                sql.EVENTS.many(conn, self._events)
-            next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
+        # The loop keeps one connection for its turns (a pool checkout per turn costs more
+        # than a chain task's statements); one that failed is closed, and the next turn
+        # takes a fresh one.
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self.engine.connect()
+        try:
+            with conn.begin():
+                return self._turn_body(conn, outcomes, at, scan, finished, cancels, drained)
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    def _turn_body(self, conn: Connection, outcomes: list[tuple[Attempt, TaskOutcome]], at: float,
+                   scan: bool, finished: list[tuple[str, str, str, str, str]],
+                   cancels: list[tuple[str, str, str]],
+                   drained: list[Any]) -> tuple[list[Attempt], float]:
+        """The body of a turn inside its transaction."""
+        touched: set[str] = set()
+        if outcomes and self._skip_locked:
+            # Several hosts may finish tasks of one execution at once: without this lock
+            # each would read the others' tasks as still running, and the execution's end
+            # would never be decided. In uid order, so two hosts' turns cannot deadlock.
+            sql.LOCK_EXECUTIONS.run(conn, {"uids": sorted({run.uid for run, _ in outcomes})})
+        for run, outcome in outcomes:
+            self._apply(conn, run, outcome, at, touched)
+        if scan:
+            if at >= self._next_heartbeat:
+                self._heartbeat(conn, at)
+            self._fire_timers(conn, at, touched)
+            self._expire_tasks(conn, at, touched)
+            cancels.extend(self._apply_cancellations(conn, at, touched))
+            drained.extend(self._drained_versions(conn, at))
+            self._next_scan = at + SCAN_SECONDS
+        self._settle(conn, touched, at, finished)
+        claimed = self._claim(conn, at)
+        if self._events:
+            sql.EVENTS.many(conn, self._events)
+        next_due = self._next_due(conn, at) if scan or not claimed else SCAN_SECONDS
         return claimed, next_due
 
 

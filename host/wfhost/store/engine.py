@@ -100,8 +100,11 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # BEGIN goes straight to the driver: SQLAlchemy's execution path would cost more
+        # than the statement (and it opens the scheduler's every turn).
+        driver = conn.connection.driver_connection
         if conn.get_execution_options().get("wfhost_read"):
-            conn.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
             return
         if getattr(holder, "held", False):
             # A second write transaction in the same thread would wait for the first forever.
@@ -110,7 +113,7 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
         holder.held = True
         conn.info["wfhost_write_lock"] = True
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
         except BaseException:
             conn.info.pop("wfhost_write_lock", None)
             holder.held = False
