@@ -29,6 +29,7 @@ class Claims(Outcomes):
     tenant_concurrency: int | None
     _skip_locked: bool
     inflight: InFlight
+    _outputs: dict[tuple[str, str], str]
 
     def _release_task(self, uid: str, task_id: str) -> None:
         """Give up this host's attempt of a task, if it has one in flight: its late outcome is stale."""
@@ -76,11 +77,14 @@ class Claims(Outcomes):
         for r in picked:
             plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
             wanted.setdefault(r.execution_uid, set()).update(plan.tasks[r.task_id].depends_on)
-        outputs = {}
-        for uid, ids in wanted.items():
-            if ids:
-                for o in sql.OUTPUTS.run(conn, {"u": uid, "ids": sorted(ids)}):
-                    outputs[(uid, o.task_id)] = o.output
+        # Outputs recorded in this turn are at hand (a chain's next task needs just that one).
+        outputs = self._outputs
+        missing = {(uid, d) for uid, ids in wanted.items() for d in ids if (uid, d) not in outputs}
+        if missing:
+            for o in sql.OUTPUTS.run(conn, {"uids": sorted({u for u, _ in missing}),
+                                            "ids": sorted({d for _, d in missing})}):
+                if (o.execution_uid, o.task_id) in missing:
+                    outputs[(o.execution_uid, o.task_id)] = o.output
         # Only a task claimed before (since its execution last restarted) can have a journal.
         mine = {(r.execution_uid, r.task_id) for r in picked if r.started_at is not None}
         journals: dict[tuple[str, str], list[JournalEntry]] = {}

@@ -9,7 +9,6 @@ scheduler through ``on_outcome``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from wfregistry.inflight import Attempt, InFlight
 
 from .catalog import Catalog
 from .durable import DurableCalls, HostBackend
+from .threads import TaskThreads
 
 if TYPE_CHECKING:
     from wfregistry import WorkerPool
@@ -50,7 +50,7 @@ class Dispatcher:
         self._calls = calls
         self._inflight = inflight
         self._on_outcome = on_outcome
-        self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wfhost-task")
+        self._threads = TaskThreads(threads, "wfhost-task")
         self._pool: WorkerPool | None = None
         if log_dir is not None and catalog.registry is not None:
             from wfregistry import WorkerPool
@@ -118,7 +118,7 @@ class Dispatcher:
 
     def close(self) -> None:
         """Stop the thread pool and every worker process (owned here)."""
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown()
         if self._pool is not None:
             self._pool.close()
 

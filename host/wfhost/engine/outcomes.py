@@ -40,6 +40,7 @@ class Outcomes:
     host_id: str
     _executions: dict[str, Any]
     _events: list[dict[str, Any]]
+    _outputs: dict[tuple[str, str], str]  # outputs recorded in this turn, by (uid, task id)
     _rng: random.Random
 
     def wake(self, scan: bool = True) -> None:
@@ -69,8 +70,10 @@ class Outcomes:
         key = {"u": run.uid, "t": run.task_id, "a": run.attempt}
         status = outcome.status
         if status == "succeeded":
-            if not sql.SUCCEED.run(conn, {**key, "o": dumps(outcome.output), "at": at}).rowcount:
+            output = dumps(outcome.output)
+            if not sql.SUCCEED.run(conn, {**key, "o": output, "at": at}).rowcount:
                 return  # a stale attempt: timed out, cancelled or recovered meanwhile
+            self._outputs[(run.uid, run.task_id)] = output  # the tasks it makes ready need it
             touched.add(run.uid)
             self._event(run.uid, "task_succeeded", run.task_id, at, attempt=run.attempt)
             # The attempt names its plan: no read of the execution's row on the hot path.
@@ -207,24 +210,26 @@ class Outcomes:
                 finished: list[tuple[str, str, str, str, str]]) -> None:
         """Finish executions with no task left to run; keep running/waiting status current.
 
-        One indexed lookup per execution (its status, and whether any task is
-        running or ready, waiting, or pending), whatever its number of tasks.
+        One statement for all of them: per execution its status, and whether
+        any task is running or ready, waiting, or pending (index seeks, whatever
+        its number of tasks).
         """
-        while touched:
-            uid = touched.pop()
-            s = sql.SETTLE.run(conn, {"u": uid}).first()
-            if s is None or s.status in TERMINAL_EXECUTION:
-                continue
-            if s.busy or s.waiting or s.pending:
-                # Waiting: nothing can run until a wait is satisfied (pending tasks are behind it).
-                status = "waiting" if s.waiting and not s.busy else "running"
-                if status != s.status:
-                    sql.SET_STATUS.run(conn, {"s": status, "u": uid})
-                    cached = self._executions.get(uid)
-                    if cached is not None:
-                        self._executions[uid] = cached._replace(status=status)
-                continue
-            self._finish(conn, self._execution(conn, uid), at, touched, finished)
+        while touched:  # finishing a child touches its parent: settle that next
+            batch = sorted(touched)
+            touched.clear()
+            for s in sql.SETTLE.run(conn, {"uids": batch}):
+                if s.status in TERMINAL_EXECUTION:
+                    continue
+                if s.busy or s.waiting or s.pending:
+                    # Waiting: nothing can run until a wait is satisfied (pending tasks are behind it).
+                    status = "waiting" if s.waiting and not s.busy else "running"
+                    if status != s.status:
+                        sql.SET_STATUS.run(conn, {"s": status, "u": s.uid})
+                        cached = self._executions.get(s.uid)
+                        if cached is not None:
+                            self._executions[s.uid] = cached._replace(status=status)
+                    continue
+                self._finish(conn, self._execution(conn, s.uid), at, touched, finished)
 
     def _finish(self, conn: Connection, ex: Any, at: float, touched: set[str],
                 finished: list[tuple[str, str, str, str, str]]) -> None:

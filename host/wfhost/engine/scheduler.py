@@ -155,6 +155,7 @@ class Scheduler(Scans, Claims):
         drained: list[Any] = []
         self._executions: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
+        self._outputs: dict[tuple[str, str], str] = {}
         try:
             claimed, next_due = self._transaction(outcomes, at, scan, finished, cancels, drained)
         except BaseException:

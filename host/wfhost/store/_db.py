@@ -33,9 +33,12 @@ SC = ScheduleRow.__table__  # type: ignore[attr-defined]
 SR = ScheduleRunRow.__table__  # type: ignore[attr-defined]
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # json.dumps would build one a call
+
+
 def dumps(value: Any) -> str:
     """Compact, deterministic JSON."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def now() -> float:

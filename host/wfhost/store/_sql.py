@@ -169,14 +169,15 @@ SKIP = Statement(
 EVENTS = Statement(
     "INSERT INTO events (execution_uid, at, kind, task_id, detail) "
     "VALUES (:execution_uid, :at, :kind, :task_id, :detail)")
-# What settling an execution needs, in index seeks on (execution_uid, state): never a count
-# of its tasks, which would make a long chain quadratic.
+# What settling executions needs, in index seeks on (execution_uid, state): never a count
+# of their tasks, which would make a long chain quadratic.
 SETTLE = Statement(
-    "SELECT status, "
-    "EXISTS (SELECT 1 FROM task_runs WHERE execution_uid=:u AND state IN ('ready', 'running')) AS busy, "
-    "EXISTS (SELECT 1 FROM task_runs WHERE execution_uid=:u AND state = 'waiting') AS waiting, "
-    "EXISTS (SELECT 1 FROM task_runs WHERE execution_uid=:u AND state = 'pending') AS pending "
-    "FROM executions WHERE uid=:u")
+    "SELECT e.uid, e.status, "
+    "EXISTS (SELECT 1 FROM task_runs t WHERE t.execution_uid = e.uid "
+    "AND t.state IN ('ready', 'running')) AS busy, "
+    "EXISTS (SELECT 1 FROM task_runs t WHERE t.execution_uid = e.uid AND t.state = 'waiting') AS waiting, "
+    "EXISTS (SELECT 1 FROM task_runs t WHERE t.execution_uid = e.uid AND t.state = 'pending') AS pending "
+    "FROM executions e WHERE e.uid IN :uids")
 EXECUTION = Statement("SELECT * FROM executions WHERE uid=:u")
 SET_STATUS = Statement("UPDATE executions SET status=:s WHERE uid=:u")
 TASK_RESULTS = Statement(
@@ -197,9 +198,9 @@ CLAIM = Statement(
 START_EXECUTIONS = Statement(
     "UPDATE executions SET status='running', started_at=COALESCE(started_at, :at) "
     "WHERE uid IN :uids AND status <> 'running'")
-OUTPUTS = Statement(
-    "SELECT task_id, output FROM task_runs WHERE execution_uid=:u AND task_id IN :ids"
-)
+OUTPUTS = Statement(  # a superset (every pair of the two lists): the caller picks what it wants
+    "SELECT execution_uid, task_id, output FROM task_runs "
+    "WHERE execution_uid IN :uids AND task_id IN :ids")
 JOURNALS = Statement(
     "SELECT execution_uid, task_id, seq, kind, name, result FROM journal "
     "WHERE execution_uid IN :uids ORDER BY seq")

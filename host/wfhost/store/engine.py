@@ -18,6 +18,8 @@ from typing import Any
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 
+from .checkpoint import Checkpointer
+
 __all__ = [
     "DURABILITY",
     "default_home",
@@ -87,6 +89,10 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
     # (connections with the ``wfhost_read`` option) begin deferred and never block.
     write_lock = threading.Lock()
     holder = threading.local()
+    path = engine.url.database
+    checkpointer = Checkpointer(path) if path and path != ":memory:" else None
+    if checkpointer is not None:
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -96,6 +102,8 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
         cur.execute("PRAGMA synchronous=FULL" if durability == "full" else "PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        if checkpointer is not None:  # checkpoints run in the checkpointer's thread, not in commits
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -124,6 +132,8 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
         if conn.info.pop("wfhost_write_lock", None):
             holder.held = False
             write_lock.release()
+            if checkpointer is not None:
+                checkpointer.wrote()
 
     event.listen(engine, "commit", _release)
     event.listen(engine, "rollback", _release)
