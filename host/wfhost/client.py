@@ -152,16 +152,24 @@ class Client:
                 raise InvalidRequest(
                     f"execution input must be a JSON object, not {type(item).__name__}")
         created_any = False
-        out = []
+        out: list[str] = []
         with self.engine.begin() as conn:
             at = now()
-            for item, eid in zip(inputs, ids, strict=True):
-                created = ops.create_execution(
+            if not any(ids):  # fresh ids: all in a few statements
+                fresh = ops.create_executions(
                     conn, tenant=owner, plan=target.plan, package=target.package,
                     version=target.version, package_version_id=target.package_version_id,
-                    input=dict(item), at=at, execution_id=eid, timeout=timeout)
-                created_any |= created.created
-                out.append(created.id)
+                    inputs=[dict(item) for item in inputs], at=at, timeout=timeout)
+                out = [c.id for c in fresh]
+                created_any = bool(fresh)
+            else:  # each given id is created once (idempotent)
+                for item, eid in zip(inputs, ids, strict=True):
+                    created = ops.create_execution(
+                        conn, tenant=owner, plan=target.plan, package=target.package,
+                        version=target.version, package_version_id=target.package_version_id,
+                        input=dict(item), at=at, execution_id=eid, timeout=timeout)
+                    created_any |= created.created
+                    out.append(created.id)
         if created_any:
             self._on_change()
         return out

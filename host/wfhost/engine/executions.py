@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wfhost.errors import Conflict, InvalidRequest, NotFound
 from wfhost.results import Child, Event, Execution, ExecutionSummary, TaskRun
+from wfhost.store import _sql as sql
 from wfhost.store._db import EV, E, J, T, W, add_event, dumps
 from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import InvalidName
@@ -30,6 +31,7 @@ __all__ = [
     "Created",
     "check_payload",
     "create_execution",
+    "create_executions",
     "execution_history",
     "execution_status",
     "find_execution",
@@ -41,21 +43,19 @@ __all__ = [
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 
-# Creating executions is on the hot path of `schedule`: plain SQL, compiled once.
-_SQL_INSERT_EXECUTION = text(
+# Creating executions is on the hot path of `schedule`: DB-API statements, batched.
+_INSERT_EXECUTION = sql.Statement(
     "INSERT INTO executions (uid, tenant, id, package, workflow, package_version_id, version, "
     "input, status, run_no, parent_uid, parent_task, retries_left, timeout, deadline, "
     "cancel_requested, created_at) VALUES (:uid, :tenant, :id, :package, :workflow, :pvid, "
     ":version, :input, 'pending', 1, :parent, :ptask, :retries, :timeout, :deadline, FALSE, :at)")
-_SQL_INSERT_TASK = text(
+_INSERT_TASK = sql.Statement(
     "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before, "
     "deps_left) VALUES (:u, :t, :p, :s, 0, :at, :n)")
 _SQL_FIND = text("SELECT * FROM executions WHERE tenant=:t AND id=:i")
 _SQL_SIGNAL = text(
     "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
     "VALUES (:u, :n, :p, :s, :at, FALSE)")
-_SQL_EVENT = text(
-    "INSERT INTO events (execution_uid, at, kind, task_id, detail) VALUES (:u, :at, :k, :t, :d)")
 
 
 class Created:
@@ -124,30 +124,62 @@ def create_execution(
                     f"{existing.package}::{existing.workflow} with other input"
                 )
             return Created(existing.uid, execution_id, False)
-    uid = uuid.uuid4().hex
-    eid = execution_id or uid
-    limit = timeout if timeout is not None else plan.timeout
-    row = {"uid": uid, "tenant": tenant, "id": eid, "package": package, "workflow": plan.name,
-           "pvid": package_version_id, "version": version, "input": payload, "parent": parent_uid,
-           "ptask": parent_task, "retries": retries, "timeout": limit,
-           "deadline": at + limit if limit else None, "at": at}
+    row = _execution_row(tenant, plan, package, version, package_version_id, payload, at,
+                         execution_id, parent_uid, parent_task, timeout, retries)
     if execution_id is None:  # a fresh uid cannot collide
-        conn.execute(_SQL_INSERT_EXECUTION, row)
+        _INSERT_EXECUTION.run(conn, row)
     else:
         try:
             with conn.begin_nested():
-                conn.execute(_SQL_INSERT_EXECUTION, row)
+                _INSERT_EXECUTION.run(conn, row)
         except IntegrityError:  # another client created the same id just now
-            found = find_execution(conn, tenant, eid)
-            return Created(found.uid, eid, False)
-    conn.execute(_SQL_INSERT_TASK, [
-        {"u": uid, "t": t.id, "p": t.position, "s": "ready" if not t.depends_on else "pending",
-         "at": at, "n": len(t.depends_on)}
-        for t in plan.tasks.values()
-    ])
-    conn.execute(_SQL_EVENT, {"u": uid, "at": at, "k": "scheduled", "t": None, "d": dumps(
-        {"workflow": f"{package}::{plan.name}", "version": version, "parent": parent_uid})})
-    return Created(uid, eid, True)
+            found = find_execution(conn, tenant, execution_id)
+            return Created(found.uid, execution_id, False)
+    _insert_tasks(conn, plan, [row], package, version, at)
+    return Created(row["uid"], row["id"], True)
+
+
+def create_executions(conn: Connection, *, tenant: str, plan: WorkflowPlan, package: str,
+                      version: str | None, package_version_id: int | None,
+                      inputs: list[dict[str, Any]], at: float,
+                      timeout: float | None = None) -> list[Created]:
+    """Create one execution per input, with fresh ids, in three statements whatever their number."""
+    payloads = []
+    for item in inputs:
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"execution input must be a JSON object, not {type(item).__name__}")
+        payloads.append(check_payload(item, "execution input"))
+    rows = [_execution_row(tenant, plan, package, version, package_version_id, payload, at,
+                           None, None, None, timeout, 0) for payload in payloads]
+    _INSERT_EXECUTION.many(conn, rows)
+    _insert_tasks(conn, plan, rows, package, version, at)
+    return [Created(row["uid"], row["id"], True) for row in rows]
+
+
+def _execution_row(tenant: str, plan: WorkflowPlan, package: str, version: str | None,
+                   package_version_id: int | None, payload: str, at: float,
+                   execution_id: str | None, parent_uid: str | None, parent_task: str | None,
+                   timeout: float | None, retries: int) -> dict[str, Any]:
+    uid = uuid.uuid4().hex
+    limit = timeout if timeout is not None else plan.timeout
+    return {"uid": uid, "tenant": tenant, "id": execution_id or uid, "package": package,
+            "workflow": plan.name, "pvid": package_version_id, "version": version, "input": payload,
+            "parent": parent_uid, "ptask": parent_task, "retries": retries, "timeout": limit,
+            "deadline": at + limit if limit else None, "at": at}
+
+
+def _insert_tasks(conn: Connection, plan: WorkflowPlan, executions: list[dict[str, Any]],
+                  package: str, version: str | None, at: float) -> None:
+    """The task rows (roots ready) and the ``scheduled`` event of new executions."""
+    tasks = [(t.id, t.position, "ready" if not t.depends_on else "pending", len(t.depends_on))
+             for t in plan.tasks.values()]
+    _INSERT_TASK.many(conn, [{"u": row["uid"], "t": t, "p": p, "s": state, "at": at, "n": n}
+                             for row in executions for t, p, state, n in tasks])
+    sql.EVENTS.many(conn, [{"execution_uid": row["uid"], "at": at, "kind": "scheduled",
+                            "task_id": None, "detail": dumps({
+                                "workflow": f"{package}::{plan.name}", "version": version,
+                                "parent": row["parent"]})}
+                           for row in executions])
 
 
 def request_cancel(conn: Connection, tenant: str, execution_id: str, by: str,
