@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,26 @@ def test_an_unknown_durability_is_refused_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "durability 'sometimes' is not one of" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_sqlite_checkpoints_run_beside_commits_not_inside_them(tmp_path: Path) -> None:
+    from wfhost.store.checkpoint import COMMITS_PER_CHECKPOINT, checkpointer_of
+
+    url = f"sqlite:///{tmp_path / 'wfhost.db'}"
+    engine = open_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+            # No commit copies the WAL into the database (and syncs it) under the write lock.
+            assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+        for i in range(3 * COMMITS_PER_CHECKPOINT):
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 2000 + str(i)})
+        checkpointer = checkpointer_of(engine)
+        assert checkpointer is not None
+        assert checkpointer.wait_for(3, timeout=60), "the WAL was never checkpointed"
+    finally:
+        engine.dispose()
+    assert checkpointer.wait_for(3, timeout=0)
+    with sqlite3.connect(tmp_path / "wfhost.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 3 * COMMITS_PER_CHECKPOINT

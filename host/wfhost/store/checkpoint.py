@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import weakref
+from typing import Any
 
-__all__ = ["COMMITS_PER_CHECKPOINT", "Checkpointer"]
+__all__ = ["COMMITS_PER_CHECKPOINT", "Checkpointer", "checkpointer_of"]
 
 log = logging.getLogger("wfhost.store")
 
@@ -42,7 +44,8 @@ class Checkpointer:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.checkpoints = 0  # how many ran (for tests and curiosity)
+        self._ran = threading.Condition()
+        self.checkpoints = 0  # how many ran
 
     def wrote(self) -> None:
         """Count one write transaction (called under the store's write lock)."""
@@ -70,11 +73,18 @@ class Checkpointer:
                     return
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
+                    with self._ran:
+                        self.checkpoints += 1
+                        self._ran.notify_all()
                 except sqlite3.Error as exc:  # the next one will try again
                     log.warning("WAL checkpoint of %s failed: %s", self._path, exc)
         finally:
             conn.close()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` checkpoints have run (False if ``timeout`` passed first)."""
+        with self._ran:
+            return self._ran.wait_for(lambda: self.checkpoints >= count, timeout)
 
     def close(self) -> None:
         """Stop the thread (after the checkpoint it may be running)."""
@@ -84,3 +94,11 @@ class Checkpointer:
         self._due.set()
         if thread is not None:
             thread.join(timeout=30)
+
+
+_OF_ENGINE: weakref.WeakKeyDictionary[Any, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def checkpointer_of(engine: Any) -> Checkpointer | None:
+    """The checkpointer of a host's SQLite engine (``None`` for other databases)."""
+    return _OF_ENGINE.get(engine)

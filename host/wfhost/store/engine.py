@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 
-from .checkpoint import Checkpointer
+from .checkpoint import _OF_ENGINE, Checkpointer
 
 __all__ = [
     "DURABILITY",
@@ -92,6 +92,7 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
     path = engine.url.database
     checkpointer = Checkpointer(path) if path and path != ":memory:" else None
     if checkpointer is not None:
+        _OF_ENGINE[engine] = checkpointer
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
 
     @event.listens_for(engine, "connect")
