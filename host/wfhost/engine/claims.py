@@ -7,7 +7,7 @@ The attempts this host has in flight are counted by their one owner,
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from typing import Any
 
 from sqlalchemy import Connection
@@ -98,7 +98,7 @@ class Claims(Outcomes):
             plan = plans[(r.package_version_id, r.tenant, r.package, r.workflow)]
             deps = plan.tasks[r.task_id].depends_on
             request = TaskRequest(
-                run_id=uuid.uuid4().hex, tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
+                run_id=os.urandom(16).hex(), tenant=r.tenant, execution_id=r.id, workflow=r.workflow,
                 task_id=r.task_id, attempt=r.attempt + 1,
                 input=merge_inputs(r.input, [outputs.get((r.execution_uid, d)) for d in deps]),
                 journal=journals.get((r.execution_uid, r.task_id), []))

@@ -8,7 +8,7 @@ typed results of `wfhost.results`.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, text, update
@@ -160,7 +160,7 @@ def _execution_row(tenant: str, plan: WorkflowPlan, package: str, version: str |
                    package_version_id: int | None, payload: str, at: float,
                    execution_id: str | None, parent_uid: str | None, parent_task: str | None,
                    timeout: float | None, retries: int) -> dict[str, Any]:
-    uid = uuid.uuid4().hex
+    uid = os.urandom(16).hex()  # as random as uuid4().hex, a quarter of its cost
     limit = timeout if timeout is not None else plan.timeout
     return {"uid": uid, "tenant": tenant, "id": execution_id or uid, "package": package,
             "workflow": plan.name, "pvid": package_version_id, "version": version, "input": payload,
