@@ -87,6 +87,11 @@ class KeyInfo:
     revoked_at: datetime | None
 
 
+# Which version of a package is active, and whether the tenant exists, in one query.
+_ACTIVE_VERSION = sa.text(
+    "SELECT t.name, p.id FROM tenants t LEFT JOIN package_versions p "
+    "ON p.tenant = t.name AND p.name = :package AND p.state = :active WHERE t.name = :tenant")
+
 class Registry:
     """Tenants, their trusted keys and their packages, kept in the database and on disk.
 
@@ -511,6 +516,17 @@ class Registry:
         """
         if ref.tenant != tenant:
             raise PackageNotFound(f"{ref} belongs to tenant {ref.tenant!r}, not {tenant!r}")
+        if ref.version is None:  # the common case, on every `schedule`: one Core query, no ORM
+            check_name(tenant, "tenant")
+            check_name(ref.package, "package name")
+            with self.engine.connect() as conn:
+                found = conn.execute(_ACTIVE_VERSION, {"tenant": tenant, "package": ref.package,
+                                                       "active": PackageState.ACTIVE.value}).first()
+            if found is None:
+                raise UnknownTenant(f"tenant {tenant!r} does not exist; create it first")
+            if found.id is None:
+                raise PackageNotFound(f"tenant {tenant!r} has no active version of package {ref.package!r}")
+            return int(found.id)
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
             row = self._row(s, tenant, ref.package, ref.version)
