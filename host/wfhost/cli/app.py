@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from typer.core import TyperGroup
 
@@ -578,6 +577,8 @@ def watch(
         if state["status"] not in TERMINAL:
             _no_host_note(client, f"execution {execution_id}")
         if out.is_terminal:
+            from rich.live import Live
+
             with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
                 while state["status"] not in TERMINAL:
                     time.sleep(interval)
