@@ -11,6 +11,7 @@ changing a model: ``.venv/bin/python -m wfhost.store._tablegen``
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Column,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
+    event,
 )
 
 from wfregistry._sqltypes import UTCDateTime
@@ -153,11 +154,12 @@ package_versions = Table(
     Column('state', String(length=16), nullable=False),
     Column('registered_at', UTCDateTime(timezone=True), nullable=False),
     Column('retired_at', UTCDateTime(timezone=True), nullable=True),
-    ForeignKeyConstraint(['tenant'], ['tenants.name']),
     UniqueConstraint('tenant', 'name', 'version', name='uq_package_versions_tenant_name_version'),
+    ForeignKeyConstraint(['tenant'], ['tenants.name']),
     Index('ix_package_versions_tenant', 'tenant'),
-    Index('uq_package_versions_one_active', 'tenant', 'name', unique=True, postgresql_where=text("state = 'active'"), sqlite_where=text("state = 'active'")),
 )
+event.listen(package_versions, "after_create",
+             DDL("CREATE UNIQUE INDEX uq_package_versions_one_active ON package_versions (tenant, name) WHERE state = 'active'"))  # type: ignore[no-untyped-call]
 
 schedule_runs = Table(
     'schedule_runs',
@@ -272,8 +274,8 @@ trusted_keys = Table(
     Column('label', String(length=200), nullable=True),
     Column('added_at', UTCDateTime(timezone=True), nullable=False),
     Column('revoked_at', UTCDateTime(timezone=True), nullable=True),
-    ForeignKeyConstraint(['tenant'], ['tenants.name']),
     UniqueConstraint('tenant', 'key_id', name='uq_trusted_keys_tenant_key'),
+    ForeignKeyConstraint(['tenant'], ['tenants.name']),
     Index('ix_trusted_keys_tenant', 'tenant'),
 )
 
