@@ -6,6 +6,7 @@ them the store), so it returns at interpreter start-up speed.
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -21,7 +22,12 @@ def main() -> None:
         return
     from .app import main as run
 
-    run()
+    try:
+        run()
+    finally:
+        # The command is done and its store closed: spare the interpreter's last garbage
+        # collections, which walk every object SQLAlchemy made (≈ 0.05 s of every command).
+        gc.freeze()
 
 
 def __getattr__(name: str) -> Any:
