@@ -84,6 +84,26 @@ def test_status_reads_without_migrations_models_or_packages(store: Path) -> None
                               "wfhost.engine.schedules", "rich.live"}) == set()
 
 
+_COLLECTIONS = """
+import gc
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+""" + _CLI + """
+print(json.dumps(collections), file=sys.stderr)
+"""
+
+
+def test_status_starts_without_garbage_collections(store: Path) -> None:
+    # The collector held during start-up, then its objects frozen: before, `wfhost status`
+    # collected 117 times (a full collection among them) while it imported.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFHOST_")}
+    proc = subprocess.run([sys.executable, "-c", "import json, sys" + _COLLECTIONS, "--home", str(store),
+                           "status", "first"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    generations = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert len(generations) < 10 and max(generations, default=0) == 0, generations
+
+
 def test_a_host_on_an_existing_store_runs_without_migrations_models_or_packages(store: Path) -> None:
     modules = _modules(_RUN_ONE, str(store))
     assert _present(modules, MIGRATIONS | MODELS | PACKAGES | POSTGRES) == set()
