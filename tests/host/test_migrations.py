@@ -122,3 +122,34 @@ def test_a_store_at_an_older_revision_is_upgraded(tmp_path) -> None:  # noqa: AN
             assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_hosts_opening_one_empty_store_together_create_it_once(db_url: str, monkeypatch) -> None:  # noqa: ANN001
+    import threading
+
+    upgrades: list[str] = []
+    monkeypatch.setattr(command, "upgrade", lambda *a, **k: upgrades.append(a[1]))
+    engines = [open_engine(db_url) for _ in range(4)]
+    errors: list[BaseException] = []
+    gate = threading.Barrier(len(engines))
+
+    def open_store(engine: Engine) -> None:
+        gate.wait()
+        try:
+            migrate(engine)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store, args=(e,)) for e in engines]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and upgrades == []
+        assert schema_stamp(engines[0]) == schema_heads()
+        with engines[0].connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    finally:
+        for e in engines:
+            e.dispose()

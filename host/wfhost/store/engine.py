@@ -261,6 +261,9 @@ def migrate(engine: Engine) -> None:
     heads = schema_heads()
     if stamp == heads:
         return
-    if stamp is None and _create_fresh(engine, heads):
-        return
+    if stamp is None:
+        if _create_fresh(engine, heads):
+            return
+        if schema_stamp(engine) == heads:  # another process created it meanwhile
+            return
     upgrade(engine)
