@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = ["app", "main", "started"]
 
+_held = False  # `main` holds the collector until `started`
+
 
 def main() -> None:
     """Run the `wfhost` command line."""
@@ -26,6 +28,8 @@ def main() -> None:
 
         print(f"wfhost {__version__}")
         return
+    global _held
+    _held = True
     gc.disable()  # until `started` (or the end of a command that never opens a store)
     from .app import main as run
 
@@ -41,10 +45,14 @@ def started() -> None:
     """The command has its client or host: start-up is over, collect garbage from now on.
 
     What start-up made is moved out of the collector's sight (`gc.freeze`):
-    it lives until the process ends anyway.
+    it lives until the process ends anyway. Only in a process `main` runs: the
+    commands called in-process (tests, `typer.testing`) leave the collector alone.
     """
-    gc.freeze()
-    gc.enable()
+    global _held
+    if _held:
+        _held = False
+        gc.freeze()
+        gc.enable()
 
 
 def __getattr__(name: str) -> Any:
