@@ -237,6 +237,34 @@ def bench_start_exit(db: str | None) -> dict[str, float]:
         return {"seconds": time.perf_counter() - t}
 
 
+def _wfhost(*args: str) -> float:
+    """Seconds one ``wfhost ARGS`` command takes in a fresh process (exit included)."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WFHOST_")}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "wfhost", *args], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_cli_version(db: str | None) -> dict[str, float]:
+    """``wfhost --version`` in a fresh process."""
+    return {"seconds": _wfhost("--version")}
+
+
+def bench_cli_status(db: str | None) -> dict[str, float]:
+    """``wfhost status ID`` in a fresh process, on a store holding one finished execution."""
+    wf = Workflow("one")
+    wf.add_task(noop, id="t")
+    host, tmp = _host(db, [wf])
+    with tmp:
+        with host:
+            assert host.wait(host.client.schedule("local::one", {}, id="first"), timeout=60).finished
+        return {"seconds": _wfhost("--home", tmp.name, *(["--db", db] if db else []), "status", "first")}
+
+
 WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
     "chain": bench_chain,
     "fanout": bench_fanout,
@@ -247,6 +275,8 @@ WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
     "many_bulk": bench_many_bulk,
     "start": bench_start,
     "start_exit": bench_start_exit,
+    "cli_version": bench_cli_version,
+    "cli_status": bench_cli_status,
 }
 
 

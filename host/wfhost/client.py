@@ -26,7 +26,6 @@ from wfpkg.errors import Timeout
 
 from .engine import executions as ops
 from .engine.notify import notify_hosts
-from .engine.schedules import ScheduleInfo, Schedules
 from .errors import HostError, InvalidRequest
 from .results import Event, Execution, ExecutionSummary
 from .store._db import now
@@ -36,8 +35,8 @@ from .walls import resolve_isolation, secure_home, walls_for
 if TYPE_CHECKING:
     from wfregistry import PackageInfo, Registry
 
-if TYPE_CHECKING:
     from .engine.catalog import Catalog
+    from .engine.schedules import ScheduleInfo, Schedules
 
 __all__ = ["Client"]
 
@@ -262,6 +261,8 @@ class Client:
 
     @property
     def _schedules(self) -> Schedules:
+        from .engine.schedules import Schedules  # cron parsing: only for schedule operations
+
         return Schedules(self.engine, self.catalog)
 
     def add_schedule(self, name: str, workflow: str, cron: str, *, timezone: str = "UTC",

@@ -34,15 +34,6 @@ from rich.tree import Tree
 
 from . import __version__
 from .errors import WfpkgError
-from .keys import (
-    default_key_path,
-    generate_private_key,
-    key_id,
-    load_private_key,
-    load_public_key,
-    public_key_text,
-    write_private_key,
-)
 from .names import check_name
 
 __all__ = ["app", "main", "run_cli"]
@@ -122,6 +113,8 @@ def keygen(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
 ) -> None:
     """Create an Ed25519 signing key (mode 0600) and its public key (PATH.pub)."""
+    from .keys import default_key_path, generate_private_key, key_id, public_key_text, write_private_key
+
     path = out_path or default_key_path()
     pub_path = path.with_name(path.name + ".pub")
     try:
@@ -148,6 +141,7 @@ def build(
     """Build, sign and verify a .wfpkg from a project folder."""
     from .archive import read_archive_unverified
     from .build import build_package
+    from .keys import default_key_path, load_private_key
 
     try:
         private = load_private_key(key or default_key_path())
@@ -226,6 +220,7 @@ def verify(
 ) -> None:
     """Check a package completely against trusted public keys; exit 2 if it is rejected."""
     from .archive import verify_archive
+    from .keys import key_id, load_public_key
 
     try:
         trusted = {key_id(pub): pub for pub in (load_public_key(p) for p in key)}

@@ -28,24 +28,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
 import wfpkg
-from wfpkg.archive import VerifiedPackage, verify_archive, verify_archive_bytes
 from wfpkg.errors import ArchiveError, WfpkgError
-from wfpkg.keys import key_id as compute_key_id
-from wfpkg.keys import load_public_key, public_key_text
 from wfpkg.manifest import Manifest
 from wfpkg.names import WorkflowRef, check_name, check_version
 
+from ._sqltypes import utcnow
 from .errors import (
     ArchiveRejected,
     IncompatiblePackage,
@@ -58,10 +53,19 @@ from .errors import (
 )
 from .hooks import call_hook
 from .info import PackageInfo
-from .install import install_wheels
-from .models import PackageArchive, PackageState, PackageVersion, Tenant, TenantPolicy, TrustedKey, utcnow
 from .sandbox import DEFAULT_LIMITS, Limits, Policy, Walls
-from .worker import trial_load
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from sqlmodel import Session
+
+    from wfpkg.archive import VerifiedPackage
+
+    from .models import PackageVersion
+
+# The ORM (SQLModel, pydantic), verifying (cryptography), installing (installer) and
+# trial-loading (worker) are imported by the methods that need them: a host of
+# plain-Python workflows never calls one, so it never pays for them.
 
 __all__ = ["KeyInfo", "Registry"]
 
@@ -90,7 +94,8 @@ class KeyInfo:
 # Which version of a package is active, and whether the tenant exists, in one query.
 _ACTIVE_VERSION = sa.text(
     "SELECT t.name, p.id FROM tenants t LEFT JOIN package_versions p "
-    "ON p.tenant = t.name AND p.name = :package AND p.state = :active WHERE t.name = :tenant")
+    "ON p.tenant = t.name AND p.name = :package AND p.state = 'active' "  # PackageState.ACTIVE
+    "WHERE t.name = :tenant")
 
 class Registry:
     """Tenants, their trusted keys and their packages, kept in the database and on disk.
@@ -132,6 +137,10 @@ class Registry:
             InvalidName: not a valid name.
             TenantExists: the tenant already exists.
         """
+        from sqlmodel import Session
+
+        from .models import Tenant
+
         check_name(name, "tenant")
         with Session(self.engine) as s:
             if s.get(Tenant, name) is not None:
@@ -144,10 +153,16 @@ class Registry:
 
     def tenants(self) -> list[str]:
         """Every tenant's name, sorted."""
+        from sqlmodel import Session, select
+
+        from .models import Tenant
+
         with Session(self.engine) as s:
             return list(s.exec(select(Tenant.name).order_by(Tenant.name)))
 
     def _need_tenant(self, s: Session, tenant: str) -> None:
+        from .models import Tenant
+
         check_name(tenant, "tenant")
         if s.get(Tenant, tenant) is None:
             raise UnknownTenant(f"tenant {tenant!r} does not exist; create it first")
@@ -174,6 +189,10 @@ class Registry:
             UnknownTenant: no such tenant.
             ValueError: a port, limit or variable name that makes no sense.
         """
+        from sqlmodel import Session
+
+        from .models import TenantPolicy
+
         unknown = set(limits) - set(self._LIMITS)
         if unknown:
             raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}")
@@ -208,6 +227,10 @@ class Registry:
 
     def policy(self, tenant: str) -> Policy:
         """What ``tenant``'s workers may do now (the defaults for a tenant with no policy)."""
+        from sqlmodel import Session
+
+        from .models import TenantPolicy
+
         with Session(self.engine) as s:
             row = s.get(TenantPolicy, tenant)
         if row is None:
@@ -230,6 +253,13 @@ class Registry:
             UnknownTenant: no such tenant.
             TrustError: not an Ed25519 PEM public key, or already trusted.
         """
+        from sqlmodel import Session, select
+
+        from wfpkg.keys import key_id as compute_key_id
+        from wfpkg.keys import load_public_key, public_key_text
+
+        from .models import TrustedKey
+
         try:
             pub = load_public_key(public_key_pem)
         except WfpkgError as exc:
@@ -256,6 +286,10 @@ class Registry:
             UnknownTenant: no such tenant.
             TrustError: the tenant does not trust that key.
         """
+        from sqlmodel import Session, select
+
+        from .models import TrustedKey
+
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
             row = s.exec(select(TrustedKey).where(TrustedKey.tenant == tenant,
@@ -268,6 +302,10 @@ class Registry:
 
     def keys(self, tenant: str) -> list[KeyInfo]:
         """Every key the tenant trusts or trusted, oldest first."""
+        from sqlmodel import Session, col, select
+
+        from .models import TrustedKey
+
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
             rows = s.exec(select(TrustedKey).where(TrustedKey.tenant == tenant)
@@ -277,6 +315,8 @@ class Registry:
 
     def trusted_keys(self, tenant: str) -> dict[str, Ed25519PublicKey]:
         """Key id -> public key of every key ``tenant`` trusts now (revoked ones excluded)."""
+        from wfpkg.keys import load_public_key
+
         return {k.key_id: load_public_key(k.public_key) for k in self.keys(tenant) if k.revoked_at is None}
 
     # -- packages --------------------------------------------------------------------
@@ -300,6 +340,10 @@ class Registry:
             InstallError: a wheel is broken (e.g. a RECORD hash mismatch).
             LoadError: the code does not load, or does not match the manifest.
         """
+        from sqlmodel import Session
+
+        from wfpkg.archive import verify_archive
+
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
         try:
@@ -324,6 +368,8 @@ class Registry:
         return info
 
     def _check_compatible(self, m: Manifest, label: str) -> None:
+        from packaging.specifiers import SpecifierSet
+
         problems = []
         if not SpecifierSet(m.sdk).contains(wfpkg.__version__, prereleases=True):
             problems.append(f"it needs SDK {m.sdk} but this host provides wfpkg {wfpkg.__version__}")
@@ -335,6 +381,10 @@ class Registry:
 
     def _check_version(self, tenant: str, m: Manifest, sha256: str, label: str,
                        allow_downgrade: bool) -> PackageInfo | None:
+        from sqlmodel import Session, select
+
+        from .models import PackageState, PackageVersion
+
         with Session(self.engine) as s:
             rows = list(s.exec(select(PackageVersion).where(PackageVersion.tenant == tenant,
                                                             PackageVersion.name == m.name)))
@@ -358,6 +408,12 @@ class Registry:
 
     def _install_and_commit(self, work: Path, tenant: str, pkg: VerifiedPackage,
                             label: str) -> PackageInfo:
+        from sqlmodel import Session, select
+
+        from .install import install_wheels
+        from .models import PackageArchive, PackageState, PackageVersion
+        from .worker import trial_load
+
         m = pkg.manifest
         staged = work / "install"
         install_wheels(pkg.wheels, staged, label=label)
@@ -413,6 +469,10 @@ class Registry:
         Raises:
             PackageNotFound: no such (non-retired) version, or no active one.
         """
+        from sqlmodel import Session
+
+        from .models import PackageState
+
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
             row = self._row(s, tenant, package, version)
@@ -432,6 +492,10 @@ class Registry:
         Raises:
             PackageNotFound: no such version, or it is retired.
         """
+        from sqlmodel import Session, select
+
+        from .models import PackageState, PackageVersion
+
         with Session(self.engine) as s:
             self._need_tenant(s, tenant)
             row = self._row(s, tenant, package, version)
@@ -454,6 +518,8 @@ class Registry:
             PackageNotFound: no such version.
             VersionConflict: the version is not retired.
         """
+        from .models import PackageState
+
         info = self.get(version_id)
         if info.state != PackageState.RETIRED.value:
             raise VersionConflict(f"{info.label} is {info.state}, not retired; unregister it first")
@@ -462,6 +528,10 @@ class Registry:
 
     def packages(self, tenant: str | None = None) -> list[PackageInfo]:
         """Every registered version (of one tenant, or all), by tenant, name and version."""
+        from sqlmodel import Session, select
+
+        from .models import PackageVersion
+
         with Session(self.engine) as s:
             query = select(PackageVersion)
             if tenant is not None:
@@ -477,6 +547,10 @@ class Registry:
         Raises:
             PackageNotFound: no such version.
         """
+        from sqlmodel import Session
+
+        from .models import PackageVersion
+
         with Session(self.engine) as s:
             row = s.get(PackageVersion, version_id)
             if row is None:
@@ -493,6 +567,8 @@ class Registry:
             PackageNotFound: another tenant's name, no such package, version or
                 workflow, or the package has no active version.
         """
+        from sqlmodel import Session
+
         if ref.tenant != tenant:
             raise PackageNotFound(f"{ref} belongs to tenant {ref.tenant!r}, not {tenant!r}")
         with Session(self.engine) as s:
@@ -514,14 +590,15 @@ class Registry:
             PackageNotFound: another tenant's name, no such package or version,
                 or the package has no active version.
         """
+        from sqlmodel import Session
+
         if ref.tenant != tenant:
             raise PackageNotFound(f"{ref} belongs to tenant {ref.tenant!r}, not {tenant!r}")
         if ref.version is None:  # the common case, on every `schedule`: one Core query, no ORM
             check_name(tenant, "tenant")
             check_name(ref.package, "package name")
             with self.engine.connect() as conn:
-                found = conn.execute(_ACTIVE_VERSION, {"tenant": tenant, "package": ref.package,
-                                                       "active": PackageState.ACTIVE.value}).first()
+                found = conn.execute(_ACTIVE_VERSION, {"tenant": tenant, "package": ref.package}).first()
             if found is None:
                 raise UnknownTenant(f"tenant {tenant!r} does not exist; create it first")
             if found.id is None:
@@ -534,6 +611,10 @@ class Registry:
             return row.id
 
     def _row(self, s: Session, tenant: str, package: str, version: str | None) -> PackageVersion:
+        from sqlmodel import select
+
+        from .models import PackageState, PackageVersion
+
         check_name(package, "package name")
         query = select(PackageVersion).where(PackageVersion.tenant == tenant,
                                              PackageVersion.name == package)
@@ -570,8 +651,16 @@ class Registry:
             ArchiveRejected: it no longer verifies (revoked key, altered bytes).
             IncompatiblePackage, InstallError: as at registration.
         """
+        from sqlmodel import Session
+
+        from .models import PackageArchive
+
         if info.install_dir.is_dir():
             return info
+        from wfpkg.archive import verify_archive_bytes
+
+        from .install import install_wheels
+
         with self._register_lock:
             if info.install_dir.is_dir():  # another thread installed it meanwhile
                 return info

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.live import Live
 from rich.markup import escape
 from typer.core import TyperGroup
 
@@ -41,7 +40,7 @@ from wfhost import __version__
 from wfhost.errors import HostError, InvalidRequest, NotFound
 from wfpkg.protocol import TERMINAL_EXECUTION, ExecutionStatus
 
-from . import render
+from . import render, started
 
 __all__ = ["app", "exit_code_for", "main"]
 
@@ -117,16 +116,21 @@ class Settings:
 
             if not self.token:
                 raise BadInput("--url needs a token: --token or WFHOST_TOKEN")
-            return RemoteClient(self.url, self.token, tenant=self.given_tenant)
-        from wfhost.client import Client
+            client: Any = RemoteClient(self.url, self.token, tenant=self.given_tenant)
+        else:
+            from wfhost.client import Client
 
-        return Client(self.home, self.db, tenant=self.given_tenant)
+            client = Client(self.home, self.db, tenant=self.given_tenant)
+        started()
+        return client
 
     def host(self, **kwargs: Any) -> Any:
         """A host on this store, not started (the caller closes it)."""
         from wfhost.host import Host
 
-        return Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
+        host = Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
+        started()
+        return host
 
 
 class BadInput(InvalidRequest):
@@ -578,6 +582,8 @@ def watch(
         if state["status"] not in TERMINAL:
             _no_host_note(client, f"execution {execution_id}")
         if out.is_terminal:
+            from rich.live import Live
+
             with Live(render.progress_view(state), console=out, refresh_per_second=10) as live:
                 while state["status"] not in TERMINAL:
                     time.sleep(interval)
@@ -820,6 +826,7 @@ def demo(
     from . import demo as demo_mod
 
     folder = demo_mod.find_samples(samples)
+    started()  # the demo runs a host for a while
     with err.status("demo ...") as spinner:
         def progress(msg: str) -> None:
             spinner.update(escape(msg) + " ...")

@@ -6,16 +6,17 @@ commands only change the rows, so they work whether or not a host runs.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wfhost.engine.schedules import ScheduleInfo
-
 from . import render
 from .app import JsonOption, _client, _json_arg, _print_json, command
+
+if TYPE_CHECKING:
+    from wfhost.engine.schedules import ScheduleInfo
 
 __all__ = ["schedules_app"]
 

@@ -8,6 +8,7 @@ scheduler through ``on_outcome``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,12 +52,12 @@ class Dispatcher:
         self._inflight = inflight
         self._on_outcome = on_outcome
         self._threads = TaskThreads(threads, "wfhost-task")
+        # The worker pool (and its module) is made for the first packaged attempt: a host
+        # running only plain-Python workflows never needs it.
+        self._log_dir = log_dir if catalog.registry is not None else None  # None: no packages here
+        self._load_timeout, self._walls = load_timeout, walls
         self._pool: WorkerPool | None = None
-        if log_dir is not None and catalog.registry is not None:
-            from wfregistry import WorkerPool
-
-            self._pool = WorkerPool(self._calls.execute, log_dir=log_dir, load_timeout=load_timeout,
-                                    inflight=inflight, walls=walls)
+        self._pool_lock = threading.Lock()
 
     def submit(self, run: Attempt) -> None:
         """Start one attempt; its outcome goes to ``on_outcome``."""
@@ -69,7 +70,7 @@ class Dispatcher:
         run.on_done = done
         if run.package_version_id is None:
             self._threads.submit(self._run_local, run, done)
-        elif self._pool is None:
+        elif self._log_dir is None:
             done(TaskOutcome(OutcomeStatus.FAILED, error="this host does not run packaged workflows"))
         else:
             from wfregistry import RegistryError
@@ -84,9 +85,21 @@ class Dispatcher:
                                  retryable=True))
                 return
             try:
-                self._pool.submit(info, run.request, done)
+                self._worker_pool().submit(info, run.request, done)
             except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
                 done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start worker: {exc}", retryable=True))
+
+    def _worker_pool(self) -> WorkerPool:
+        with self._pool_lock:
+            if self._pool is None:
+                if self._log_dir is None:
+                    raise RuntimeError("the dispatcher is closed")
+                from wfregistry import WorkerPool
+
+                self._pool = WorkerPool(self._calls.execute, log_dir=self._log_dir,
+                                        load_timeout=self._load_timeout, inflight=self._inflight,
+                                        walls=self._walls)
+            return self._pool
 
     def _run_local(self, run: Attempt, done: Callable[[TaskOutcome], None]) -> None:
         wf = self._catalog.local_workflow(run.tenant, run.package, run.workflow)
@@ -119,6 +132,8 @@ class Dispatcher:
     def close(self) -> None:
         """Stop the thread pool and every worker process (owned here)."""
         self._threads.shutdown()
-        if self._pool is not None:
-            self._pool.close()
+        with self._pool_lock:
+            pool, self._log_dir = self._pool, None  # no pool is made after this
+        if pool is not None:
+            pool.close()
 

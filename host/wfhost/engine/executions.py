@@ -18,10 +18,9 @@ from wfhost.errors import Conflict, InvalidRequest, NotFound
 from wfhost.results import Child, Event, Execution, ExecutionSummary, TaskRun
 from wfhost.store import _sql as sql
 from wfhost.store._db import EV, E, J, T, W, add_event, dumps
-from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import InvalidName
 from wfpkg.names import check_execution_id, check_name
-from wfpkg.protocol import ExecutionStatus, TaskState
+from wfpkg.protocol import ACTIVE_EXECUTION, TERMINAL_EXECUTION, ExecutionStatus, TaskState
 
 from .plans import WorkflowPlan
 from .waits import describe, resolve_waits

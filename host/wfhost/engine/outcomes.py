@@ -17,9 +17,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 
 from wfhost.store import _sql as sql
 from wfhost.store._db import E, J, T, W, dumps
-from wfhost.store.models import ACTIVE_EXECUTION, TERMINAL_EXECUTION
 from wfpkg import TriggerRule
-from wfpkg.protocol import TaskOutcome
+from wfpkg.protocol import ACTIVE_EXECUTION, TERMINAL_EXECUTION, TaskOutcome
 from wfregistry.inflight import Attempt
 
 from .catalog import Catalog

@@ -12,8 +12,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 
 from wfhost.store import _sql as sql
 from wfhost.store._db import E, H, T, W
-from wfhost.store.models import ACTIVE_EXECUTION
-from wfpkg.protocol import OutcomeStatus, TaskOutcome
+from wfpkg.protocol import ACTIVE_EXECUTION, OutcomeStatus, TaskOutcome
 
 from .executions import request_cancel
 from .notify import host_alive

@@ -26,9 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from wfhost._time import rfc3339
 from wfhost.errors import Conflict, HostError, InvalidRequest, NotFound
 from wfhost.store._db import SC, SR, E
-from wfhost.store.models import ACTIVE_EXECUTION
 from wfpkg import InvalidName
 from wfpkg.names import check_name
+from wfpkg.protocol import ACTIVE_EXECUTION
 
 from .catalog import Catalog, Target
 from .cron import Catchup, CronSpec, Overlap, due_ticks

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 
 from wfhost.store._db import E, S, add_event, dumps
-from wfhost.store.models import TERMINAL_EXECUTION
-from wfpkg.protocol import WaitCall, WaitDone, encode_result
+from wfpkg.protocol import TERMINAL_EXECUTION, WaitCall, WaitDone, encode_result
 
 __all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
 

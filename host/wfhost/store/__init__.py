@@ -1,4 +1,4 @@
-"""The durable store: tables (`models`), the engine factory and migrations (`engine`), hot-path SQL."""
+"""The durable store: tables (`models`, as Core in `tables`), the engine and schema (`engine`), hot-path SQL."""
 
 from .engine import default_home, migrate, open_engine, reader, resolve_url, skip_locked
 

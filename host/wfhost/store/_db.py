@@ -8,29 +8,20 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .models import (
-    EventRow,
-    ExecutionRow,
-    HostRow,
-    JournalEntry,
-    ScheduleRow,
-    ScheduleRunRow,
-    SignalRow,
-    TaskRunRow,
-    WaitRow,
-)
+from . import tables
 
 __all__ = ["E", "EV", "H", "J", "S", "SC", "SR", "T", "W", "add_event", "dumps", "now"]
 
-E = ExecutionRow.__table__  # type: ignore[attr-defined]
-T = TaskRunRow.__table__  # type: ignore[attr-defined]
-J = JournalEntry.__table__  # type: ignore[attr-defined]
-W = WaitRow.__table__  # type: ignore[attr-defined]
-S = SignalRow.__table__  # type: ignore[attr-defined]
-EV = EventRow.__table__  # type: ignore[attr-defined]
-H = HostRow.__table__  # type: ignore[attr-defined]
-SC = ScheduleRow.__table__  # type: ignore[attr-defined]
-SR = ScheduleRunRow.__table__  # type: ignore[attr-defined]
+# The Core tables (generated from the SQLModel models in `models`, without importing them).
+E = tables.executions
+T = tables.task_runs
+J = tables.journal
+W = tables.waits
+S = tables.signals
+EV = tables.events
+H = tables.hosts
+SC = tables.schedules
+SR = tables.schedule_runs
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # json.dumps would build one a call

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 __all__ = [
     "CLAIM",
@@ -124,6 +125,8 @@ class Statement:
                 conn.dispatch.before_cursor_execute(conn, cursor, statement, values, None, False)
             cursor.execute(statement, values)
             return Result(cursor)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, statement, values, exc) from exc
         finally:
             cursor.close()
 
@@ -140,8 +143,19 @@ class Statement:
                 conn.dispatch.before_cursor_execute(conn, cursor, statement, values, None, True)
             cursor.executemany(statement, values)
             return int(cursor.rowcount)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, statement, values, exc) from exc
         finally:
             cursor.close()
+
+
+def _wrapped(conn: Connection, statement: str, values: Any, exc: Exception) -> BaseException:
+    """The driver's error as SQLAlchemy would raise it (`sqlalchemy.exc.IntegrityError`, ...).
+
+    Callers catch SQLAlchemy's classes whichever way a statement ran.
+    """
+    return DBAPIError.instance(statement, values, exc, conn.dialect.loaded_dbapi.Error,
+                               dialect=conn.dialect)
 
 
 SUCCEED = Statement(

@@ -1,4 +1,4 @@
-"""Opening the durable store: one SQLAlchemy engine chosen by URL, migrated by Alembic.
+"""Opening the durable store: one SQLAlchemy engine chosen by URL, its schema kept by Alembic.
 
 SQLite (WAL, ``synchronous=NORMAL``, or ``FULL`` with durability ``full``)
 under the host's home is the default;
@@ -15,8 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 
 from .checkpoint import _OF_ENGINE, Checkpointer
 
@@ -29,8 +28,10 @@ __all__ = [
     "resolve_durability",
     "resolve_url",
     "schema_heads",
+    "schema_metadata",
     "schema_stamp",
     "skip_locked",
+    "upgrade",
 ]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,7 +43,11 @@ _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 def default_home() -> Path:
     """``$WFHOST_HOME``, or ``wfhost`` under the user's data directory."""
     env = os.environ.get("WFHOST_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir("wfhost"))
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("wfhost"))
 
 
 def resolve_url(home: Path | None = None, url: str | None = None) -> str:
@@ -203,24 +208,76 @@ def schema_stamp(engine: Engine) -> frozenset[str] | None:
         return None
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent; safe with several hosts).
-
-    Checks the store's schema stamp first and runs Alembic only when it
-    differs from the newest revisions, so opening an up-to-date store costs
-    one query.
-    """
-    if schema_stamp(engine) == schema_heads():
-        return
-    from alembic import command
-    from alembic.config import Config
+def schema_metadata() -> MetaData:
+    """Every table of the store (host, registry and service tables): `SQLModel.metadata`, filled."""
+    from sqlmodel import SQLModel
 
     import wfregistry.models  # noqa: F401 - registers the registry tables on the metadata
 
     from . import access, models  # noqa: F401
 
+    return SQLModel.metadata
+
+
+#: The table Alembic keeps its revision in, as Alembic itself creates it.
+_VERSION_TABLE = ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                  "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+
+
+def _create_fresh(engine: Engine, heads: frozenset[str]) -> bool:
+    """Create an empty store's schema from the models and stamp it at ``heads``, without Alembic.
+
+    The tables come from `wfhost.store.tables` (the models rendered as Core,
+    so neither SQLModel nor Alembic is imported). Running every migration
+    from the first builds the same schema (a test compares both, table by
+    table), at the cost of importing Alembic and Mako and replaying history.
+    Returns False, creating nothing, if the store has any table (another
+    process got there first, or a store Alembic must bring up to date).
+    """
+    from sqlalchemy import inspect, text
+
+    from .tables import metadata
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # hosts starting together on one new database queue here
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('wfhost schema'))"))
+        if inspect(conn).get_table_names():
+            return False
+        metadata.create_all(conn, checkfirst=False)
+        conn.execute(text(_VERSION_TABLE))
+        for head in sorted(heads):
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+    return True
+
+
+def upgrade(engine: Engine) -> None:
+    """Run the Alembic migrations up to the newest revision (what `migrate` does on an older store)."""
+    from alembic import command
+    from alembic.config import Config
+
+    schema_metadata()
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent; safe with several hosts).
+
+    Checks the store's schema stamp first: an up-to-date store costs one
+    query; an empty one gets its tables from the models and the stamp of
+    the newest revisions (no Alembic); only a store at an older revision
+    runs the Alembic migrations (`upgrade`).
+    """
+    stamp = schema_stamp(engine)
+    heads = schema_heads()
+    if stamp == heads:
+        return
+    if stamp is None:
+        if _create_fresh(engine, heads):
+            return
+        if schema_stamp(engine) == heads:  # another process created it meanwhile
+            return
+    upgrade(engine)

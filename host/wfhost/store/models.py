@@ -6,6 +6,12 @@ history (``wfhost/migrations``).
 
 Durable calls are keyed by (execution, task, seq) in `JournalEntry`, the one
 mechanism steps, signals, timers and children are built on.
+
+These classes define the schema (Alembic's autogenerate reads them); the host
+queries the same tables as Core through `wfhost.store.tables`, rendered from
+them by `wfhost.store._tablegen`, so it never imports SQLModel or pydantic.
+After changing a model, write a migration and run
+``python -m wfhost.store._tablegen``.
 """
 
 from __future__ import annotations
