@@ -19,7 +19,7 @@ printed with the figures: this machine is shared.
 The floor per workload, from the floor's ms per task ``f``: chain ``f`` per
 task; fan-out ``f`` × tasks; a signal ``2f`` (the signal's commit and the
 resumed task's two, rounded to one task's two plus one); 1,000 × 3-task
-chains ``3f`` + one commit each to create; start-up a fresh Python process
+chains ``3f`` + one commit each to create; start-up and the CLI figures a fresh Python process
 making two commits.
 """
 
@@ -49,7 +49,10 @@ WORKLOADS: dict[str, tuple[str, str, bool, str]] = {
     "many": ("executions_per_s", "exec/s", True, "≥ 1,000"),
     "many_pkg": ("executions_per_s", "exec/s", True, "≥ 1/1.3 of many"),
     "many_bulk": ("executions_per_s", "exec/s", True, "≥ 3,000"),
+    "many_bulk_pkg": ("executions_per_s", "exec/s", True, "≥ 1/1.3 of many_bulk"),
     "start_exit": ("seconds", "s", False, "≤ 0.3 s"),
+    "cli_version": ("seconds", "s", False, "≤ 0.1 s"),
+    "cli_status": ("seconds", "s", False, "≤ 0.25 s"),
 }
 PEER_WORKLOAD = {"chain": "chain", "fanout_sink": "fanout_sink", "fanout_sink2000": "fanout_sink2000",
                  "many": "many", "start_exit": "start_exit"}
@@ -66,8 +69,8 @@ def floor_for(workload: str, task_ms: float, start_s: float) -> float | None:
         "fanout_sink": task_ms * 502 / 1000, "fanout_sink2000": task_ms * 2002 / 1000,
         "signals": task_ms * 2,
         "many": 1000 / (3.5 * task_ms), "many_pkg": 1000 / (3.5 * task_ms),
-        "many_bulk": 1000 / (3.5 * task_ms),
-        "start_exit": start_s,
+        "many_bulk": 1000 / (3.5 * task_ms), "many_bulk_pkg": 1000 / (3.5 * task_ms),
+        "start_exit": start_s, "cli_version": start_s, "cli_status": start_s,
     }.get(workload)
 
 
