@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, text, update
+from sqlalchemy import Connection, Engine
 
 from wfhost.errors import Conflict, HostError, NotFound
-from wfhost.store._db import T, add_event, dumps, now
+from wfhost.store import _sql as sql
+from wfhost.store._db import add_event, dumps, now
 from wfpkg import Cancelled
 from wfpkg.errors import ExecutionFinished, ExecutionNotFound, WfpkgError
 from wfpkg.protocol import (
@@ -46,12 +47,6 @@ from .executions import create_execution, request_cancel, send_signal
 from .waits import describe, open_wait, try_resolve
 
 __all__ = ["DurableCalls", "HostBackend"]
-
-_SQL_RECORDED = text("SELECT result FROM journal WHERE execution_uid=:u AND task_id=:t AND seq=:s")
-_SQL_CANCEL_REQUESTED = text("SELECT cancel_requested FROM executions WHERE uid=:u")
-_SQL_RECORD = text(
-    "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
-    "VALUES (:u, :t, :s, :k, :n, :r, :at)")
 
 # What task code sees for a host error about another execution (the host's own errors
 # say the same to a CLI user with their exit codes).
@@ -91,18 +86,18 @@ class DurableCalls:
         # reads need not hold the write lock.
         target = self._resolve_child(run, call) if isinstance(call, StartChild) else None
         with self._engine.begin() as conn:
-            done = conn.execute(_SQL_RECORDED, {"u": run.execution_uid, "t": run.task_id, "s": seq}).first()
+            done = sql.JOURNAL_RESULT.run(conn, {"u": run.execution_uid, "t": run.task_id, "s": seq}).first()
             if done is not None:  # a zombie attempt or a lost reply: the first result stands
                 return decode_result(call.kind, json.loads(done.result))
-            ex = conn.execute(_SQL_CANCEL_REQUESTED, {"u": run.execution_uid}).first()
+            ex = sql.CANCEL_REQUESTED.run(conn, {"u": run.execution_uid}).first()
             if ex is None or ex.cancel_requested:
                 raise Cancelled(f"execution {run.execution_id!r} was cancelled")
             at = now()
             result, changed, journaled = self._perform(conn, run, seq, call, at, target)
             if not journaled and not isinstance(result, _Waiting):
-                conn.execute(_SQL_RECORD, {"u": run.execution_uid, "t": run.task_id, "s": seq,
-                                           "k": call.kind, "n": call.name,
-                                           "r": dumps(encode_result(result)), "at": at})
+                sql.JOURNAL_RECORD.run(conn, {"u": run.execution_uid, "t": run.task_id, "s": seq,
+                                              "k": call.kind, "n": call.name,
+                                              "r": dumps(encode_result(result)), "at": at})
         if changed:
             self._on_change()
         if isinstance(result, _Waiting):
@@ -123,8 +118,7 @@ class DurableCalls:
                 if resolved is not None:
                     return resolved, False, True  # try_resolve journaled it
                 waiting_for = describe(spec)
-                conn.execute(update(T).where(T.c.execution_uid == run.execution_uid,
-                                             T.c.task_id == run.task_id).values(waiting_for=waiting_for))
+                sql.SET_WAITING_FOR.run(conn, {"u": run.execution_uid, "t": run.task_id, "w": waiting_for})
                 return _Waiting(waiting_for), False, True
             case SignalExecution():
                 try:

@@ -23,7 +23,7 @@ from wfpkg.names import check_execution_id, check_name
 from wfpkg.protocol import ACTIVE_EXECUTION, TERMINAL_EXECUTION, ExecutionStatus, TaskState
 
 from .plans import WorkflowPlan
-from .waits import describe, resolve_waits
+from .waits import describe, event_row, resolve_waits, write_events
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -52,9 +52,6 @@ _INSERT_TASK = sql.Statement(
     "INSERT INTO task_runs (execution_uid, task_id, position, state, attempt, not_before, "
     "deps_left) VALUES (:u, :t, :p, :s, 0, :at, :n)")
 _SQL_FIND = text("SELECT * FROM executions WHERE tenant=:t AND id=:i")
-_SQL_SIGNAL = text(
-    "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
-    "VALUES (:u, :n, :p, :s, :at, FALSE)")
 
 
 class Created:
@@ -81,8 +78,12 @@ def find_execution(conn: Connection, tenant: str, execution_id: str) -> Any:
     """The execution row of ``tenant``'s ``execution_id``, or `NotFound`."""
     row = conn.execute(_SQL_FIND, {"t": tenant, "i": execution_id}).first()
     if row is None:
-        raise NotFound(f"no execution {execution_id!r} for tenant {tenant!r}")
+        raise _missing(tenant, execution_id)
     return row
+
+
+def _missing(tenant: str, execution_id: str) -> NotFound:
+    return NotFound(f"no execution {execution_id!r} for tenant {tenant!r}")
 
 
 def create_execution(
@@ -208,12 +209,16 @@ def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, pay
     except InvalidName as exc:
         raise InvalidRequest(str(exc)) from None
     payload_text = check_payload(payload, f"payload of signal {name!r}")
-    row = find_execution(conn, tenant, execution_id)
+    row = sql.SIGNAL_TARGET.run(conn, {"t": tenant, "i": execution_id}).first()  # uid and status only
+    if row is None:
+        raise _missing(tenant, execution_id)
     if row.status in TERMINAL_EXECUTION:
         raise Conflict(f"execution {execution_id!r} already {row.status}; signal {name!r} not delivered")
-    conn.execute(_SQL_SIGNAL, {"u": row.uid, "n": name, "p": payload_text, "s": sender, "at": at})
-    add_event(conn, row.uid, "signal_received", at=at, name=name, sender=sender)
-    return resolve_waits(conn, tenant, row.uid, at, only_signal=name)
+    sql.SIGNAL_INSERT.run(conn, {"u": row.uid, "n": name, "p": payload_text, "s": sender, "at": at})
+    events = [event_row(row.uid, "signal_received", None, at, name=name, sender=sender)]
+    woken = resolve_waits(conn, tenant, row.uid, at, only_signal=name, events=events)
+    write_events(conn, events)
+    return woken
 
 
 def _loads(text: str | None) -> Any:

@@ -14,35 +14,28 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection
 
-from wfhost.store._db import E, S, add_event, dumps
+from wfhost.store import _sql as sql
+from wfhost.store._db import dumps
 from wfpkg.protocol import TERMINAL_EXECUTION, WaitCall, WaitDone, encode_result
 
-__all__ = ["describe", "open_wait", "resolve_waits", "try_resolve"]
+__all__ = ["describe", "event_row", "open_wait", "resolve_waits", "try_resolve", "write_events"]
 
-# Signals and waits are on the hot path of every resume: plain SQL, compiled once.
-_SQL_WAIT_SPEC = text("SELECT spec FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s")
-_SQL_WAIT_INSERT = text(
-    "INSERT INTO waits (execution_uid, task_id, seq, spec, status, created_at, due_at) "
-    "VALUES (:u, :t, :s, :spec, 'open', :at, :due)")
-_SQL_WAIT_STATUS = "SELECT status FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s"
-_SQL_WAIT_CLOSE = text(
-    "UPDATE waits SET status='done' WHERE execution_uid=:u AND task_id=:t AND seq=:s AND status='open'")
-_SQL_OLDEST_SIGNAL = text(
-    "SELECT id, payload FROM signals WHERE execution_uid=:u AND name=:n AND consumed=FALSE "
-    "ORDER BY id LIMIT 1")
-_SQL_TAKE_SIGNAL = text(
-    "UPDATE signals SET consumed=TRUE, consumed_by=:c WHERE id=:id AND consumed=FALSE")
-_SQL_JOURNAL = text(
-    "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
-    "VALUES (:u, :t, :s, 'wait', :n, :r, :at)")
-_SQL_OPEN_WAITS = text(
-    "SELECT task_id, seq, spec FROM waits WHERE execution_uid=:u AND status='open' "
-    "ORDER BY created_at, seq")
-_SQL_WAKE_TASK = text(
-    "UPDATE task_runs SET state='ready', not_before=:at, waiting_for=NULL "
-    "WHERE execution_uid=:u AND task_id=:t AND state='waiting'")
+# Signals and waits are on the hot path of every resume: their statements (`wfhost.store._sql`)
+# run on the driver's cursor; none reads more rows as more executions wait.
+
+
+def event_row(uid: str, kind: str, task_id: str | None, at: float, **detail: Any) -> dict[str, Any]:
+    """One line of an execution's history, for `write_events` (a batch per transaction)."""
+    return {"execution_uid": uid, "at": at, "kind": kind, "task_id": task_id,
+            "detail": dumps(detail) if detail else None}
+
+
+def write_events(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """Append `event_row` lines to the history in one executemany."""
+    if events:
+        sql.EVENTS.many(conn, events)
 
 
 def open_wait(conn: Connection, uid: str, task_id: str, seq: int, call: WaitCall,
@@ -51,7 +44,7 @@ def open_wait(conn: Connection, uid: str, task_id: str, seq: int, call: WaitCall
 
     The row's ``spec`` is the call's JSON with each timer's due time added.
     """
-    row = conn.execute(_SQL_WAIT_SPEC, {"u": uid, "t": task_id, "s": seq}).first()
+    row = sql.WAIT_SPEC.run(conn, {"u": uid, "t": task_id, "s": seq}).first()
     if row is not None:
         recorded: dict[str, Any] = json.loads(row.spec)
         return recorded
@@ -67,7 +60,7 @@ def open_wait(conn: Connection, uid: str, task_id: str, seq: int, call: WaitCall
     if call.timeout is not None:
         spec["timeout_due"] = at + call.timeout
         dues.append(spec["timeout_due"])
-    conn.execute(_SQL_WAIT_INSERT, {"u": uid, "t": task_id, "s": seq, "spec": dumps(spec), "at": at,
+    sql.WAIT_INSERT.run(conn, {"u": uid, "t": task_id, "s": seq, "spec": dumps(spec), "at": at,
                                     "due": min(dues) if dues else None})
     return spec
 
@@ -93,8 +86,7 @@ def describe(spec: dict[str, Any]) -> str:
 
 
 def _child_value(conn: Connection, tenant: str, child_id: str) -> dict[str, Any] | None:
-    row = conn.execute(select(E.c.status, E.c.output, E.c.error).where(
-        E.c.tenant == tenant, E.c.id == child_id)).first()
+    row = sql.CHILD_VALUE.run(conn, {"t": tenant, "i": child_id}).first()
     if row is None or row.status not in TERMINAL_EXECUTION:
         return None
     return {"id": child_id, "status": row.status,
@@ -103,30 +95,34 @@ def _child_value(conn: Connection, tenant: str, child_id: str) -> dict[str, Any]
 
 def _take_signal(conn: Connection, uid: str, name: str, consumer: str) -> Any:
     """Consume the oldest unconsumed signal ``name``; return ``(True, payload)`` or ``(False, None)``."""
+    params = {"u": uid, "n": name, "c": consumer}
     while True:
-        row = conn.execute(_SQL_OLDEST_SIGNAL, {"u": uid, "n": name}).first()
-        if row is None:
-            return False, None
-        taken = conn.execute(_SQL_TAKE_SIGNAL, {"id": row.id, "c": consumer}).rowcount
-        if taken:
+        row = sql.TAKE_SIGNAL.run(conn, params).first()
+        if row is not None:
             return True, json.loads(row.payload)
+        if not _peek_signal(conn, uid, name, 1):  # none left (else another transaction won that one)
+            return False, None
 
 
 def _peek_signal(conn: Connection, uid: str, name: str, count: int) -> bool:
-    rows = conn.execute(select(S.c.id).where(
-        S.c.execution_uid == uid, S.c.name == name, S.c.consumed.is_(False)).limit(count)).all()
-    return len(rows) >= count
+    return len(sql.PEEK_SIGNALS.run(conn, {"u": uid, "n": name, "k": count}).all()) >= count
 
 
 def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
-                spec: dict[str, Any], at: float) -> WaitDone | None:
-    """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``."""
-    # Lock the wait first (PostgreSQL; SQLite writers are serialized already), so that two
-    # transactions never both consume something for it.
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
-    state = conn.execute(text(_SQL_WAIT_STATUS + lock), {"u": uid, "t": task_id, "s": seq}).first()
-    if state is None or state.status != "open":
-        return None
+                spec: dict[str, Any], at: float, *, events: list[dict[str, Any]] | None = None,
+                locked: bool = False) -> WaitDone | None:
+    """Resolve the wait if it can be now: consume, journal, close. Returns the result or ``None``.
+
+    ``locked``: the caller read the wait as open under a lock (`resolve_waits`).
+    ``events``: where to add the ``wait_resolved`` line (else it is written at once).
+    """
+    if not locked:
+        # Lock the wait first (PostgreSQL; SQLite writers are serialized already), so that two
+        # transactions never both consume something for it.
+        status = sql.WAIT_STATUS_FOR_UPDATE if conn.dialect.name == "postgresql" else sql.WAIT_STATUS
+        state = status.run(conn, {"u": uid, "t": task_id, "s": seq}).first()
+        if state is None or state.status != "open":
+            return None
     consumer = f"{task_id}#{seq}"
     waits = spec["waits"]
     result: WaitDone | None = None
@@ -175,13 +171,16 @@ def try_resolve(conn: Connection, tenant: str, uid: str, task_id: str, seq: int,
         result = WaitDone(timed_out=True)
     if result is None:
         return None
-    closed = conn.execute(_SQL_WAIT_CLOSE, {"u": uid, "t": task_id, "s": seq}).rowcount
+    closed = sql.WAIT_CLOSE.run(conn, {"u": uid, "t": task_id, "s": seq}).rowcount
     if not closed:  # someone else resolved it first; their journal entry stands
         return None
-    name = spec.get("name", "")
-    conn.execute(_SQL_JOURNAL, {"u": uid, "t": task_id, "s": seq, "n": name, "r": dumps(encode_result(result)),
-                                "at": at})
-    add_event(conn, uid, "wait_resolved", task_id, at=at, seq=seq, result=_summary(result, waits))
+    sql.JOURNAL_RECORD.run(conn, {"u": uid, "t": task_id, "s": seq, "k": "wait", "n": spec.get("name", ""),
+                                  "r": dumps(encode_result(result)), "at": at})
+    line = event_row(uid, "wait_resolved", task_id, at, seq=seq, result=_summary(result, waits))
+    if events is None:
+        write_events(conn, [line])
+    else:
+        events.append(line)
     return result
 
 
@@ -196,16 +195,25 @@ def _summary(result: WaitDone, waits: list[dict[str, Any]]) -> str:
 
 
 def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
-                  only_signal: str | None = None) -> list[str]:
-    """Try every open wait of one execution; make resolved tasks ready. Returns those task ids."""
+                  only_signal: str | None = None, *,
+                  events: list[dict[str, Any]] | None = None) -> list[str]:
+    """Try every open wait of one execution; make resolved tasks ready. Returns those task ids.
+
+    The open waits are read under a lock on PostgreSQL (SQLite writers are serialized), so
+    each is resolved at most once. ``events``: as for `try_resolve`.
+    """
     woken: list[str] = []
-    rows = conn.execute(_SQL_OPEN_WAITS, {"u": uid}).all()
-    for row in rows:
+    mine = [] if events is None else events
+    waits = sql.OPEN_WAITS_FOR_UPDATE if conn.dialect.name == "postgresql" else sql.OPEN_WAITS
+    for row in waits.run(conn, {"u": uid}):
         spec = json.loads(row.spec)
         if only_signal is not None and not any(
                 w["type"] == "signal" and w["name"] == only_signal for w in spec["waits"]):
             continue
-        if try_resolve(conn, tenant, uid, row.task_id, row.seq, spec, at) is not None:
+        if try_resolve(conn, tenant, uid, row.task_id, row.seq, spec, at, events=mine,
+                       locked=True) is not None:
             woken.append(row.task_id)
-            conn.execute(_SQL_WAKE_TASK, {"u": uid, "t": row.task_id, "at": at})
+            sql.WAKE_TASK.run(conn, {"u": uid, "t": row.task_id, "at": at})
+    if events is None:
+        write_events(conn, mine)
     return woken

@@ -232,3 +232,61 @@ RETIRED = Statement(
 
 # PostgreSQL only (several hosts): serialize outcome handling per execution.
 LOCK_EXECUTIONS = Statement("SELECT uid FROM executions WHERE uid IN :uids ORDER BY uid FOR UPDATE")
+
+# Signals and waits: a signal's transaction and a wait's durable call run these, once each
+# (none reads more rows as more executions wait). ``FOR UPDATE`` variants are for PostgreSQL.
+__all__ += [  # noqa: PLE0605
+    "CANCEL_REQUESTED",
+    "CHILD_VALUE",
+    "JOURNAL_RECORD",
+    "JOURNAL_RESULT",
+    "OPEN_WAITS",
+    "OPEN_WAITS_FOR_UPDATE",
+    "PEEK_SIGNALS",
+    "SET_WAITING_FOR",
+    "SIGNAL_INSERT",
+    "SIGNAL_TARGET",
+    "TAKE_SIGNAL",
+    "WAIT_CLOSE",
+    "WAIT_INSERT",
+    "WAIT_SPEC",
+    "WAIT_STATUS",
+    "WAIT_STATUS_FOR_UPDATE",
+    "WAKE_TASK",
+]
+
+SIGNAL_TARGET = Statement("SELECT uid, status FROM executions WHERE tenant=:t AND id=:i")
+SIGNAL_INSERT = Statement(
+    "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
+    "VALUES (:u, :n, :p, :s, :at, FALSE)")
+# Consume the oldest unconsumed signal of a name in one statement. No row: none is left, or
+# (PostgreSQL) another transaction took that one first; `PEEK_SIGNALS` tells which.
+TAKE_SIGNAL = Statement(
+    "UPDATE signals SET consumed=TRUE, consumed_by=:c WHERE id = (SELECT MIN(id) FROM signals "
+    "WHERE execution_uid=:u AND name=:n AND consumed=FALSE) AND consumed=FALSE RETURNING payload")
+PEEK_SIGNALS = Statement(
+    "SELECT id FROM signals WHERE execution_uid=:u AND name=:n AND consumed=FALSE LIMIT :k")
+_OPEN_WAITS = (
+    "SELECT task_id, seq, spec FROM waits WHERE execution_uid=:u AND status='open' "
+    "ORDER BY created_at, seq")
+OPEN_WAITS = Statement(_OPEN_WAITS)
+OPEN_WAITS_FOR_UPDATE = Statement(_OPEN_WAITS + " FOR UPDATE")
+WAIT_SPEC = Statement("SELECT spec FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s")
+WAIT_INSERT = Statement(
+    "INSERT INTO waits (execution_uid, task_id, seq, spec, status, created_at, due_at) "
+    "VALUES (:u, :t, :s, :spec, 'open', :at, :due)")
+_WAIT_STATUS = "SELECT status FROM waits WHERE execution_uid=:u AND task_id=:t AND seq=:s"
+WAIT_STATUS = Statement(_WAIT_STATUS)
+WAIT_STATUS_FOR_UPDATE = Statement(_WAIT_STATUS + " FOR UPDATE")
+WAIT_CLOSE = Statement(
+    "UPDATE waits SET status='done' WHERE execution_uid=:u AND task_id=:t AND seq=:s AND status='open'")
+WAKE_TASK = Statement(
+    "UPDATE task_runs SET state='ready', not_before=:at, waiting_for=NULL "
+    "WHERE execution_uid=:u AND task_id=:t AND state='waiting'")
+CHILD_VALUE = Statement("SELECT status, output, error FROM executions WHERE tenant=:t AND id=:i")
+JOURNAL_RESULT = Statement("SELECT result FROM journal WHERE execution_uid=:u AND task_id=:t AND seq=:s")
+JOURNAL_RECORD = Statement(
+    "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
+    "VALUES (:u, :t, :s, :k, :n, :r, :at)")
+CANCEL_REQUESTED = Statement("SELECT cancel_requested FROM executions WHERE uid=:u")
+SET_WAITING_FOR = Statement("UPDATE task_runs SET waiting_for=:w WHERE execution_uid=:u AND task_id=:t")
