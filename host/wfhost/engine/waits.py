@@ -213,7 +213,7 @@ def resolve_waits(conn: Connection, tenant: str, uid: str, at: float,
         if try_resolve(conn, tenant, uid, row.task_id, row.seq, spec, at, events=mine,
                        locked=True) is not None:
             woken.append(row.task_id)
-            sql.WAKE_TASK.run(conn, {"u": uid, "t": row.task_id, "at": at})
+            sql.WAKE_TASK.run(conn, {"u": uid, "t": row.task_id})
     if events is None:
         write_events(conn, mine)
     return woken

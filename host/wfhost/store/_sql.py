@@ -280,8 +280,10 @@ WAIT_STATUS = Statement(_WAIT_STATUS)
 WAIT_STATUS_FOR_UPDATE = Statement(_WAIT_STATUS + " FOR UPDATE")
 WAIT_CLOSE = Statement(
     "UPDATE waits SET status='done' WHERE execution_uid=:u AND task_id=:t AND seq=:s AND status='open'")
+# A woken task keeps the ``not_before`` of its suspension: a turn that read the clock before
+# this commit must still claim it (a later ``not_before`` would hide it and count as due).
 WAKE_TASK = Statement(
-    "UPDATE task_runs SET state='ready', not_before=:at, waiting_for=NULL "
+    "UPDATE task_runs SET state='ready', waiting_for=NULL "
     "WHERE execution_uid=:u AND task_id=:t AND state='waiting'")
 CHILD_VALUE = Statement("SELECT status, output, error FROM executions WHERE tenant=:t AND id=:i")
 JOURNAL_RESULT = Statement("SELECT result FROM journal WHERE execution_uid=:u AND task_id=:t AND seq=:s")
