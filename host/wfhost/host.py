@@ -128,7 +128,7 @@ class Host:
         self._listener = WakeListener(self._woken)
         self._listener.start()
         if self.engine.dialect.name == "postgresql":
-            self._pg_listener = PgListener(self.url, self._woken)
+            self._pg_listener = PgListener(self.url, self._woken, ignore=self.host_id)
             self._pg_listener.start()
         with self.engine.begin() as conn:
             conn.execute(insert(H).values(id=self.host_id, hostname=socket.gethostname(),

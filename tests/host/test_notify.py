@@ -50,3 +50,28 @@ def test_postgres_notify_reaches_a_listener() -> None:
         finally:
             listener.close()
             engine.dispose()
+
+
+def test_a_host_ignores_its_own_postgres_notify() -> None:
+    # A host that created work woke its own scheduler already and tells only the others:
+    # hearing its own NOTIFY would cost it a scan turn per signal.
+    with postgres_database() as url:
+        engine = open_engine(url)
+        migrate(engine)
+        heard: list[int] = []
+        woken = threading.Event()
+
+        def wake() -> None:
+            heard.append(1)
+            woken.set()
+
+        listener = PgListener(url, wake, ignore="host-a")
+        listener.start()
+        try:
+            notify_hosts(engine, exclude="host-a")  # from itself: delivered first, ignored
+            notify_hosts(engine, exclude="host-b")  # from another host
+            assert woken.wait(10), "LISTEN wfhost never heard the other host's NOTIFY"
+            assert heard == [1]
+        finally:
+            listener.close()
+            engine.dispose()

@@ -78,9 +78,9 @@ def notify_hosts(engine: Engine, exclude: str | None = None) -> int:
     if cached is None or cached[0] < time.monotonic():
         cached = (time.monotonic() + _CACHE_SECONDS, live_hosts(engine))
         _recent[id(engine)] = cached
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql":  # the sender's host id: its own listener ignores it
         with engine.begin() as conn:
-            conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+            conn.execute(text("SELECT pg_notify(:c, :me)"), {"c": CHANNEL, "me": exclude or ""})
     targets = [port for hid, port in cached[1] if port and hid != exclude]
     if not targets:
         return 0
@@ -126,15 +126,20 @@ class WakeListener:
 
 
 class PgListener:
-    """``LISTEN wfhost`` on its own PostgreSQL connection; calls ``on_wake`` per notification."""
+    """``LISTEN wfhost`` on its own PostgreSQL connection; calls ``on_wake`` per notification.
 
-    def __init__(self, url: str, on_wake: Callable[[], None]) -> None:
+    Notifications from host ``ignore`` (the listening host itself, which woke its own
+    scheduler already and tells only the others, as `notify_hosts` does) are skipped.
+    """
+
+    def __init__(self, url: str, on_wake: Callable[[], None], ignore: str | None = None) -> None:
         import psycopg
 
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
         self._conn = psycopg.connect(dsn, autocommit=True)
         self._conn.execute(f"LISTEN {CHANNEL}")
         self._on_wake = on_wake
+        self._ignore = ignore
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wfhost-listen", daemon=True)
 
@@ -145,8 +150,9 @@ class PgListener:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                for _ in self._conn.notifies(timeout=0.5):
-                    self._on_wake()
+                for note in self._conn.notifies(timeout=0.5):
+                    if not self._ignore or note.payload != self._ignore:
+                        self._on_wake()
             except Exception:  # noqa: BLE001 - the connection went away; polling still covers
                 return
 
