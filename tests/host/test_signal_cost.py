@@ -113,3 +113,33 @@ def test_sqlite_work_to_resume_does_not_grow_with_waiting_executions(tmp_path: P
     few = _work_per_signal(tmp_path, "sqlite://", FEW)
     many = _work_per_signal(tmp_path, "sqlite://", MANY)
     assert many["scheduler steps"] <= few["scheduler steps"] * 1.2 + 10, (few, many)
+
+
+def test_a_signal_from_a_task_asks_for_a_claiming_turn_not_a_scan(tmp_path: Path) -> None:
+    # The task it wakes is ready: a claiming turn runs it. Only a cancellation needs the
+    # scheduler's scan (of cancellations, timers, deadlines and dead hosts).
+    wf = Workflow("sender")
+
+    @wf.task()
+    def send(ctx: Context) -> None:
+        ctx.signal_execution(ctx["target"], "go", 1)
+        ctx.cancel_execution(ctx["doomed"], "not needed")
+
+    with Host(home=tmp_path) as host:
+        host.add_workflow(parked())
+        host.add_workflow(wf)
+        target, doomed = host.client.schedule_many("local::parked", [{}, {}])
+        until(lambda: len(host.client.executions(status="waiting")) == 2, "both to wait")
+        asked: list[bool] = []
+        changed = host.scheduler.calls._on_change
+
+        def recording(scan: bool) -> None:
+            asked.append(scan)
+            changed(scan)
+
+        host.scheduler.calls._on_change = recording
+        eid = host.client.schedule("local::sender", {"target": target, "doomed": doomed})
+        assert host.wait(eid, timeout=30)["status"] == "succeeded"
+        assert host.wait(target, timeout=30)["output"] == {"got": 1}
+        assert host.wait(doomed, timeout=30)["status"] == "cancelled"
+        assert asked == [False, True]

@@ -72,10 +72,11 @@ class DurableCalls:
         engine: the store (owned by the host).
         catalog: resolves child workflow names.
         on_change: called after a commit that made tasks ready or requested a
-            cancellation, so the scheduler (and other hosts) look at once.
+            cancellation, so the scheduler (and other hosts) look at once; with
+            ``scan=True`` only for a cancellation (ready tasks need just a claiming turn).
     """
 
-    def __init__(self, engine: Engine, catalog: Catalog, on_change: Callable[[], None]) -> None:
+    def __init__(self, engine: Engine, catalog: Catalog, on_change: Callable[[bool], None]) -> None:
         self._engine = engine
         self._catalog = catalog
         self._on_change = on_change
@@ -99,7 +100,7 @@ class DurableCalls:
                                               "k": call.kind, "n": call.name,
                                               "r": dumps(encode_result(result)), "at": at})
         if changed:
-            self._on_change()
+            self._on_change(isinstance(call, CancelExecution))
         if isinstance(result, _Waiting):
             raise Suspended(result.waiting_for)
         return result

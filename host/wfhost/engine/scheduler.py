@@ -97,8 +97,8 @@ class Scheduler(Scans, Claims):
         self._outcomes.append((run, outcome))
         self._wake.set()
 
-    def _changed(self) -> None:
-        self.wake(scan=True)
+    def _changed(self, scan: bool = True) -> None:
+        self.wake(scan=scan)
         self._notify_others()
 
     def wake(self, scan: bool = True) -> None:
