@@ -90,7 +90,11 @@ class DurableCalls:
             done = sql.JOURNAL_RESULT.run(conn, {"u": run.execution_uid, "t": run.task_id, "s": seq}).first()
             if done is not None:  # a zombie attempt or a lost reply: the first result stands
                 return decode_result(call.kind, json.loads(done.result))
-            ex = sql.CANCEL_REQUESTED.run(conn, {"u": run.execution_uid}).first()
+            # A wait locks its execution's row on PostgreSQL, as a signal does (`send_signal`),
+            # so that one of them sees the other's row.
+            lock = isinstance(call, WaitCall) and conn.dialect.name == "postgresql"
+            cancel = sql.CANCEL_REQUESTED_FOR_UPDATE if lock else sql.CANCEL_REQUESTED
+            ex = cancel.run(conn, {"u": run.execution_uid}).first()
             if ex is None or ex.cancel_requested:
                 raise Cancelled(f"execution {run.execution_id!r} was cancelled")
             at = now()

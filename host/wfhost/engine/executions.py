@@ -209,7 +209,8 @@ def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, pay
     except InvalidName as exc:
         raise InvalidRequest(str(exc)) from None
     payload_text = check_payload(payload, f"payload of signal {name!r}")
-    row = sql.SIGNAL_TARGET.run(conn, {"t": tenant, "i": execution_id}).first()  # uid and status only
+    target = sql.SIGNAL_TARGET_FOR_UPDATE if conn.dialect.name == "postgresql" else sql.SIGNAL_TARGET
+    row = target.run(conn, {"t": tenant, "i": execution_id}).first()  # uid and status only
     if row is None:
         raise _missing(tenant, execution_id)
     if row.status in TERMINAL_EXECUTION:

@@ -237,6 +237,7 @@ LOCK_EXECUTIONS = Statement("SELECT uid FROM executions WHERE uid IN :uids ORDER
 # (none reads more rows as more executions wait). ``FOR UPDATE`` variants are for PostgreSQL.
 __all__ += [  # noqa: PLE0605
     "CANCEL_REQUESTED",
+    "CANCEL_REQUESTED_FOR_UPDATE",
     "CHILD_VALUE",
     "JOURNAL_RECORD",
     "JOURNAL_RESULT",
@@ -246,6 +247,7 @@ __all__ += [  # noqa: PLE0605
     "SET_WAITING_FOR",
     "SIGNAL_INSERT",
     "SIGNAL_TARGET",
+    "SIGNAL_TARGET_FOR_UPDATE",
     "TAKE_SIGNAL",
     "WAIT_CLOSE",
     "WAIT_INSERT",
@@ -255,7 +257,11 @@ __all__ += [  # noqa: PLE0605
     "WAKE_TASK",
 ]
 
-SIGNAL_TARGET = Statement("SELECT uid, status FROM executions WHERE tenant=:t AND id=:i")
+# On PostgreSQL a signal and a wait being opened lock their execution's row first: else each
+# could miss the other's uncommitted row (the wait stays open, the signal stays buffered).
+_SIGNAL_TARGET = "SELECT uid, status FROM executions WHERE tenant=:t AND id=:i"
+SIGNAL_TARGET = Statement(_SIGNAL_TARGET)
+SIGNAL_TARGET_FOR_UPDATE = Statement(_SIGNAL_TARGET + " FOR UPDATE")
 SIGNAL_INSERT = Statement(
     "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
     "VALUES (:u, :n, :p, :s, :at, FALSE)")
@@ -290,5 +296,7 @@ JOURNAL_RESULT = Statement("SELECT result FROM journal WHERE execution_uid=:u AN
 JOURNAL_RECORD = Statement(
     "INSERT INTO journal (execution_uid, task_id, seq, kind, name, result, at) "
     "VALUES (:u, :t, :s, :k, :n, :r, :at)")
-CANCEL_REQUESTED = Statement("SELECT cancel_requested FROM executions WHERE uid=:u")
+_CANCEL_REQUESTED = "SELECT cancel_requested FROM executions WHERE uid=:u"
+CANCEL_REQUESTED = Statement(_CANCEL_REQUESTED)
+CANCEL_REQUESTED_FOR_UPDATE = Statement(_CANCEL_REQUESTED + " FOR UPDATE")
 SET_WAITING_FOR = Statement("UPDATE task_runs SET waiting_for=:w WHERE execution_uid=:u AND task_id=:t")
