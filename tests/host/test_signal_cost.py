@@ -98,9 +98,10 @@ def test_work_per_signal_does_not_grow_with_waiting_executions(tmp_path: Path, d
     many = _work_per_signal(tmp_path, db_url, MANY)
     # The signal's transaction runs the same statements whatever waits elsewhere: the execution
     # by its id, its open waits, its oldest unconsumed signal, each found by an index seek.
-    # (Plus, once a second, the caller's read of the live hosts it wakes.)
-    assert many["caller statements"] <= few["caller statements"] + 0.2, (few, many)
-    assert few["caller statements"] <= 9, few  # it was 12 through SQLAlchemy (a read per check)
+    # (Plus, once a second, the caller's read of the live hosts it wakes: 0.1 a signal here.)
+    assert many["caller statements"] <= few["caller statements"] + 0.5, (few, many)
+    # 8 (PostgreSQL: and its NOTIFY); it was 11 through SQLAlchemy, with a read per check.
+    assert few["caller statements"] <= 9.5, few
     # Resuming takes a claiming and a finishing turn; a periodic scan may fall in either run.
     assert many["scheduler statements"] <= few["scheduler statements"] + 2, (few, many)
     if db_url.startswith("sqlite"):
