@@ -2,7 +2,9 @@
 
 Each transaction would miss the other's uncommitted row: the wait would stay
 open and the signal buffered, and the task would never resume. Both lock
-their execution's row first, so the later one sees the earlier one's row.
+their execution's row first (the signal with ``FOR KEY SHARE``, which also
+waits for the scheduler recording the task's suspension), so the later one
+sees the earlier one's rows.
 """
 
 from __future__ import annotations

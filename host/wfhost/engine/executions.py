@@ -209,7 +209,7 @@ def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, pay
     except InvalidName as exc:
         raise InvalidRequest(str(exc)) from None
     payload_text = check_payload(payload, f"payload of signal {name!r}")
-    target = sql.SIGNAL_TARGET_FOR_UPDATE if conn.dialect.name == "postgresql" else sql.SIGNAL_TARGET
+    target = sql.SIGNAL_TARGET_KEY_SHARE if conn.dialect.name == "postgresql" else sql.SIGNAL_TARGET
     row = target.run(conn, {"t": tenant, "i": execution_id}).first()  # uid and status only
     if row is None:
         raise _missing(tenant, execution_id)

@@ -247,7 +247,7 @@ __all__ += [  # noqa: PLE0605
     "SET_WAITING_FOR",
     "SIGNAL_INSERT",
     "SIGNAL_TARGET",
-    "SIGNAL_TARGET_FOR_UPDATE",
+    "SIGNAL_TARGET_KEY_SHARE",
     "TAKE_SIGNAL",
     "WAIT_CLOSE",
     "WAIT_INSERT",
@@ -257,11 +257,14 @@ __all__ += [  # noqa: PLE0605
     "WAKE_TASK",
 ]
 
-# On PostgreSQL a signal and a wait being opened lock their execution's row first: else each
-# could miss the other's uncommitted row (the wait stays open, the signal stays buffered).
+# PostgreSQL: a signal locks its execution's row, as a wait being opened (FOR UPDATE) and the
+# scheduler recording an outcome (LOCK_EXECUTIONS) do, else each could miss the other's
+# uncommitted rows (the wait stays open, the signal buffered, the task waiting). KEY SHARE:
+# it conflicts with those FOR UPDATE locks only, not with the scheduler's UPDATEs of the row,
+# so a turn that updates the task and then the execution cannot deadlock with a signal.
 _SIGNAL_TARGET = "SELECT uid, status FROM executions WHERE tenant=:t AND id=:i"
 SIGNAL_TARGET = Statement(_SIGNAL_TARGET)
-SIGNAL_TARGET_FOR_UPDATE = Statement(_SIGNAL_TARGET + " FOR UPDATE")
+SIGNAL_TARGET_KEY_SHARE = Statement(_SIGNAL_TARGET + " FOR KEY SHARE")
 SIGNAL_INSERT = Statement(
     "INSERT INTO signals (execution_uid, name, payload, sender, sent_at, consumed) "
     "VALUES (:u, :n, :p, :s, :at, FALSE)")
