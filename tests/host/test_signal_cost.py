@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 from support.waiting import until
 
@@ -108,8 +107,6 @@ def test_work_per_signal_does_not_grow_with_waiting_executions(tmp_path: Path, d
         assert many["caller steps"] <= few["caller steps"] * 1.1 + 5, (few, many)
 
 
-@pytest.mark.xfail(strict=True, reason="executions.deadline has no index: the scheduler's NEXT_DUE "
-                   "reads every active execution's row to find the next execution deadline")
 def test_sqlite_work_to_resume_does_not_grow_with_waiting_executions(tmp_path: Path) -> None:
     few = _work_per_signal(tmp_path, "sqlite://", FEW)
     many = _work_per_signal(tmp_path, "sqlite://", MANY)

@@ -48,6 +48,8 @@ class ExecutionRow(SQLModel, table=True):
         UniqueConstraint("tenant", "id", name="uq_execution_tenant_id"),
         Index("ix_executions_status", "status"),
         Index("ix_executions_parent", "parent_uid"),
+        # The scheduler's next execution deadline: a seek per active status, not a scan.
+        Index("ix_executions_due", "status", "cancel_requested", "deadline"),
     )
 
     uid: str = Field(primary_key=True, max_length=32)

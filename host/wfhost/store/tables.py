@@ -103,6 +103,7 @@ executions = Table(
     Column('started_at', Float(), nullable=True),
     Column('finished_at', Float(), nullable=True),
     UniqueConstraint('tenant', 'id', name='uq_execution_tenant_id'),
+    Index('ix_executions_due', 'status', 'cancel_requested', 'deadline'),
     Index('ix_executions_parent', 'parent_uid'),
     Index('ix_executions_status', 'status'),
 )
