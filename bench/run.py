@@ -212,6 +212,45 @@ def bench_signals(db: str | None, n: int = 200) -> dict[str, float]:
             "latency_p99_ms": lat[int(0.99 * (n - 1))]}
 
 
+def bench_signal_latency(db: str | None, n: int = 200) -> dict[str, float]:
+    """n executions parked on a signal; signalled one at a time, each after the last resumed.
+
+    Latency from just before the `signal` call to the resumed task running on,
+    with nothing else in flight: what one signal costs end to end (`signals`
+    sends them back to back, where latency is mostly queueing behind the others).
+    """
+    resumed: dict[int, threading.Event] = {i: threading.Event() for i in range(n)}
+    at: dict[int, float] = {}
+    wf = Workflow("parked_one")
+
+    @wf.task()
+    def park(ctx: Context) -> None:
+        ctx.wait_for_signal("go")
+        i = ctx["i"]
+        at.setdefault(i, time.perf_counter())
+        resumed[i].set()
+
+    host, tmp = _host(db, [wf])
+    with tmp, host:
+        ids = host.client.schedule_many("local::parked_one", [{"i": i} for i in range(n)])
+        from sqlalchemy import text
+
+        while True:  # every task suspended on its wait
+            with host.engine.connect() as conn:
+                if conn.execute(text("SELECT COUNT(*) FROM task_runs WHERE state='waiting'")).scalar() >= n:
+                    break
+            time.sleep(0.01)
+        lat = []
+        for i, eid in enumerate(ids):
+            t = time.perf_counter()
+            host.client.signal(eid, "go", 1)
+            if not resumed[i].wait(30):
+                raise TimeoutError(f"execution {eid} did not resume")
+            lat.append((at[i] - t) * 1000)
+    lat.sort()
+    return {"latency_median_ms": statistics.median(lat), "latency_p99_ms": lat[int(0.99 * (n - 1))]}
+
+
 _START_EXIT = """
 import sys, time
 t = time.perf_counter()
@@ -271,6 +310,7 @@ WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
     "fanout_sink": bench_fanout_sink,
     "fanout_sink2000": bench_fanout_sink2000,
     "signals": bench_signals,
+    "signal_latency": bench_signal_latency,
     "many": bench_many,
     "many_bulk": bench_many_bulk,
     "start": bench_start,

@@ -45,7 +45,8 @@ WORKLOADS: dict[str, tuple[str, str, bool, str]] = {
     "chain_pkg": ("ms_per_task", "ms/task", False, "≤ 1.3× chain"),
     "fanout_sink": ("seconds", "s", False, "≤ 0.15 s"),
     "fanout_sink2000": ("seconds", "s", False, "≤ 4.5× fanout_sink"),
-    "signals": ("ms_per_signal", "ms/signal", False, "≤ 1.0 ms; latency median ≤ 1, p99 ≤ 5 ms"),
+    "signals": ("ms_per_signal", "ms/signal", False, "≤ 1.0 ms"),
+    "signal_latency": ("latency_median_ms", "ms", False, "median ≤ 1 ms, p99 ≤ 5 ms"),
     "many": ("executions_per_s", "exec/s", True, "≥ 1,000"),
     "many_pkg": ("executions_per_s", "exec/s", True, "≥ 1/1.3 of many"),
     "many_bulk": ("executions_per_s", "exec/s", True, "≥ 3,000"),
@@ -67,7 +68,7 @@ def floor_for(workload: str, task_ms: float, start_s: float) -> float | None:
     return {
         "chain": task_ms, "chain_pkg": task_ms,
         "fanout_sink": task_ms * 502 / 1000, "fanout_sink2000": task_ms * 2002 / 1000,
-        "signals": task_ms * 2,
+        "signals": task_ms * 2, "signal_latency": task_ms * 2,
         "many": 1000 / (3.5 * task_ms), "many_pkg": 1000 / (3.5 * task_ms),
         "many_bulk": 1000 / (3.5 * task_ms), "many_bulk_pkg": 1000 / (3.5 * task_ms),
         "start_exit": start_s, "cli_version": start_s, "cli_status": start_s,
