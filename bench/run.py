@@ -172,6 +172,17 @@ def bench_fanout_sink2000(db: str | None) -> dict[str, float]:
     return bench_fanout_sink(db, 2000)
 
 
+def _until_waiting(host: Host, n: int) -> None:
+    """Return once n tasks are suspended on their waits (set-up, not measured)."""
+    from sqlalchemy import text
+
+    while True:
+        with host.engine.connect() as conn:
+            if conn.execute(text("SELECT COUNT(*) FROM task_runs WHERE state='waiting'")).scalar() >= n:
+                return
+        time.sleep(0.01)
+
+
 def bench_signals(db: str | None, n: int = 200) -> dict[str, float]:
     """n executions parked on a signal; one signal each, sent back to back.
 
@@ -192,13 +203,7 @@ def bench_signals(db: str | None, n: int = 200) -> dict[str, float]:
     with tmp, host:
         done = _finish_counter(host, n)
         ids = host.client.schedule_many("local::parked", [{"i": i} for i in range(n)])
-        from sqlalchemy import text
-
-        while True:  # every task suspended on its wait
-            with host.engine.connect() as conn:
-                if conn.execute(text("SELECT COUNT(*) FROM task_runs WHERE state='waiting'")).scalar() >= n:
-                    break
-            time.sleep(0.01)
+        _until_waiting(host, n)
         sent: dict[int, float] = {}
         t = time.perf_counter()
         for i, eid in enumerate(ids):
@@ -233,13 +238,7 @@ def bench_signal_latency(db: str | None, n: int = 200) -> dict[str, float]:
     host, tmp = _host(db, [wf])
     with tmp, host:
         ids = host.client.schedule_many("local::parked_one", [{"i": i} for i in range(n)])
-        from sqlalchemy import text
-
-        while True:  # every task suspended on its wait
-            with host.engine.connect() as conn:
-                if conn.execute(text("SELECT COUNT(*) FROM task_runs WHERE state='waiting'")).scalar() >= n:
-                    break
-            time.sleep(0.01)
+        _until_waiting(host, n)
         lat = []
         for i, eid in enumerate(ids):
             t = time.perf_counter()
