@@ -46,7 +46,7 @@ from wfpkg.protocol import (
 )
 from wfpkg.runtime import Suspended
 
-from ._protocol import FrameError, read_frame, write_frame
+from ._protocol import FrameError, FrameReader, FrameWriter, encode_frame, read_frame
 from .errors import LoadError
 from .inflight import Attempt, InFlight
 from .info import PackageInfo
@@ -158,8 +158,8 @@ def trial_load(
     reason: str | None = None
     try:
         sock.settimeout(timeout)
-        write_frame(sock, threading.Lock(), _load_frame(
-            install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1))
+        sock.sendall(encode_frame(_load_frame(
+            install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1)))
         try:
             frame = read_frame(sock)
         except TimeoutError:
@@ -177,7 +177,7 @@ def trial_load(
             elif frame["op"] == "load_failed":
                 reason = str(frame.get("error"))
             elif frame["op"] == "ready":
-                write_frame(sock, threading.Lock(), {"op": "stop"})
+                sock.sendall(encode_frame({"op": "stop"}))
             else:
                 reason = f"worker sent {frame['op']!r} instead of ready"
     except OSError as exc:
@@ -192,6 +192,10 @@ def trial_load(
         box.remove(proc.pid)
     if reason is not None:
         raise LoadError(f"cannot load {label}: {reason}")
+
+
+def _run_frame(attempt: Attempt) -> dict[str, Any]:
+    return {"op": "run", "run_id": attempt.run_id, "request": attempt.request.to_dict()}
 
 
 def _report(attempt: Attempt, outcome: TaskOutcome) -> None:
@@ -212,7 +216,6 @@ class _Worker:
         self.label = package.label
         self.package = package
         self.lock = threading.Lock()
-        self.write_lock = threading.Lock()
         self.state = "loading"  # loading -> ready -> stopping -> dead; loading -> failed
         self.stopped = threading.Event()
         self.log_path = pool.log_dir / f"{package.tenant}__{package.name}__{package.version}.log"
@@ -223,6 +226,8 @@ class _Worker:
         except BaseException:
             self.box.remove()
             raise
+        self.writer = FrameWriter(self.sock)
+        self.incoming = FrameReader(self.sock)
         self.send(_load_frame(package.install_dir, package.name, self.label,
                               package.manifest.to_bytes().decode("utf-8"), pool.threads_per_worker))
         self.timer = threading.Timer(pool.load_timeout, self._load_timed_out)
@@ -239,9 +244,10 @@ class _Worker:
         with self.lock:
             return self.state in ("loading", "ready")
 
-    def send(self, frame: dict[str, Any]) -> bool:
+    def send(self, *frames: dict[str, Any]) -> bool:
+        """Send frames in one write (with any others queued meanwhile); False if the worker is gone."""
         try:
-            write_frame(self.sock, self.write_lock, frame)
+            self.writer.send(*frames)
             return True
         except OSError:
             return False
@@ -259,7 +265,7 @@ class _Worker:
 
     def _send_run(self, attempt: Attempt) -> None:
         # A failed send needs nothing here: the reader sees the worker die and fails the run.
-        self.send({"op": "run", "run_id": attempt.run_id, "request": attempt.request.to_dict()})
+        self.send(_run_frame(attempt))
 
     def _fail(self, attempts: list[Attempt], error: str, retryable: bool) -> None:
         for attempt in attempts:
@@ -288,8 +294,8 @@ class _Worker:
             self.state = "ready"
             waiting = self.pool.inflight.held_by(self)
         self.timer.cancel()
-        for attempt in waiting:
-            self._send_run(attempt)
+        if waiting:
+            self.send(*(_run_frame(a) for a in waiting))
 
     def _done(self, frame: dict[str, Any]) -> None:
         attempt = self.pool.inflight.finish(str(frame.get("run_id")), holder=self)
@@ -353,33 +359,35 @@ class _Worker:
             return f"worker for {self.label} sent a malformed done frame"
         return None
 
-    def _read(self) -> None:
-        error: str | None = None
+    def _serve(self) -> str | None:
+        """Act on the worker's frames until it closes the socket or breaks a rule (returns why)."""
         while True:
             try:
-                frame = read_frame(self.sock)
+                frames = self.incoming.frames()
             except FrameError as exc:
-                error = f"worker for {self.label} broke the protocol: {exc}"
-                with contextlib.suppress(OSError):
-                    self.proc.kill()
-                break
-            if frame is None:
-                break
-            error = self._untrusted(frame)
-            if error is not None:
-                _log.warning("%s; killing it", error)
-                with contextlib.suppress(OSError):
-                    self.proc.kill()
-                break
-            op = frame["op"]
-            if op == "call":
-                self.pool._calls.submit(self._call, frame)
-            elif op == "done":
-                self._done(frame)
-            elif op == "ready":
-                self._ready()
-            elif op == "load_failed":
-                self._load_failed(str(frame.get("error")))
+                return f"worker for {self.label} broke the protocol: {exc}"
+            if frames is None:
+                return None
+            for frame in frames:
+                error = self._untrusted(frame)
+                if error is not None:
+                    _log.warning("%s; killing it", error)
+                    return error
+                op = frame["op"]
+                if op == "call":
+                    self.pool._calls.submit(self._call, frame)
+                elif op == "done":
+                    self._done(frame)
+                elif op == "ready":
+                    self._ready()
+                elif op == "load_failed":
+                    self._load_failed(str(frame.get("error")))
+
+    def _read(self) -> None:
+        error = self._serve()
+        if error is not None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
         code = self.proc.wait()
         self.sock.close()
         self.box.remove(self.proc.pid)
