@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -207,6 +207,11 @@ def _report(attempt: Attempt, outcome: TaskOutcome) -> None:
         _log.exception("on_done for run %s raised", attempt.run_id)
 
 
+def _fail(attempts: list[Attempt], error: str, retryable: bool) -> None:
+    for attempt in attempts:
+        _report(attempt, TaskOutcome(OutcomeStatus.FAILED, error=error, retryable=retryable))
+
+
 class _Worker:
     """One worker process (host side); the attempts it holds are kept by the pool's `InFlight`."""
 
@@ -252,24 +257,19 @@ class _Worker:
         except OSError:
             return False
 
-    def submit(self, attempt: Attempt) -> bool:
+    def submit(self, attempts: list[Attempt]) -> bool:
+        """Take ``attempts`` and send their runs in one write; False if this worker takes no more."""
         with self.lock:
             if self.state not in ("loading", "ready"):
                 return False
-            if not self.pool.inflight.hold(attempt.run_id, self):
-                return True  # given up meanwhile (timed out): nothing to run
+            # An attempt given up meanwhile (timed out) has nothing to run.
+            held = [a for a in attempts if self.pool.inflight.hold(a.run_id, self)]
             if self.state == "loading":
                 return True  # sent once the worker is ready
-        self._send_run(attempt)
+        if held:
+            # A failed send needs nothing here: the reader sees the worker die and fails the runs.
+            self.send(*(_run_frame(a) for a in held))
         return True
-
-    def _send_run(self, attempt: Attempt) -> None:
-        # A failed send needs nothing here: the reader sees the worker die and fails the run.
-        self.send(_run_frame(attempt))
-
-    def _fail(self, attempts: list[Attempt], error: str, retryable: bool) -> None:
-        for attempt in attempts:
-            _report(attempt, TaskOutcome(OutcomeStatus.FAILED, error=error, retryable=retryable))
 
     def _load_failed(self, reason: str) -> None:
         with self.lock:
@@ -279,7 +279,7 @@ class _Worker:
             attempts = self.pool.inflight.finish_held_by(self)
         self.timer.cancel()
         _log.warning("worker for %s failed to load: %s", self.label, reason)
-        self._fail(attempts, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
+        _fail(attempts, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
         self.pool._forget(self)
 
     def _load_timed_out(self) -> None:
@@ -401,7 +401,7 @@ class _Worker:
                 verb = "was stopped" if stopping else "died"
                 error = f"worker for {self.label} {verb} ({_exit_text(code)})"
             _log.warning("%s; failing %d in-flight run(s)", error, len(runs))
-            self._fail(runs, error, True)
+            _fail(runs, error, True)
         self.pool._forget(self)
         self.stopped.set()
 
@@ -469,9 +469,20 @@ class WorkerPool:
         The worker is started if it is not running; the run waits until it has
         loaded. Never raises for a worker problem: that becomes a failed outcome.
         """
-        attempt = self.inflight.get(request.run_id) or self.inflight.add(Attempt(request))
-        attempt.on_done = on_done
-        key = (package.tenant, package.name, package.version)
+        self.submit_many([(package, request, on_done)])
+
+    def submit_many(self, runs: Iterable[tuple[PackageInfo, TaskRequest, OnDone]]) -> None:
+        """`submit` each of ``runs``; the runs for one worker go to it in one write."""
+        groups: dict[tuple[str, str, str], tuple[PackageInfo, list[Attempt]]] = {}
+        for package, request, on_done in runs:
+            attempt = self.inflight.get(request.run_id) or self.inflight.add(Attempt(request))
+            attempt.on_done = on_done
+            key = (package.tenant, package.name, package.version)
+            groups.setdefault(key, (package, []))[1].append(attempt)
+        for key, (package, attempts) in groups.items():
+            self._submit(key, package, attempts)
+
+    def _submit(self, key: tuple[str, str, str], package: PackageInfo, attempts: list[Attempt]) -> None:
         while True:
             with self._lock:
                 if self._closed:
@@ -481,12 +492,12 @@ class WorkerPool:
                     try:
                         worker = _Worker(self, package)
                     except OSError as exc:
-                        self.inflight.finish(attempt.run_id)
-                        on_done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start a worker for "
-                                            f"{package.label}: {exc}", retryable=True))
+                        for attempt in attempts:
+                            self.inflight.finish(attempt.run_id)
+                        _fail(attempts, f"cannot start a worker for {package.label}: {exc}", True)
                         return
                     self._workers[key] = worker
-            if worker.submit(attempt):
+            if worker.submit(attempts):
                 return
 
     def cancel_execution(self, tenant: str, execution_id: str) -> None:
