@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from wfpkg.workflow import Workflow, dags_differ
 
 from . import _confine, sandbox
 from ._protocol import FrameReader, FrameWriter
+from ._task_threads import TaskThreads
 
 __all__: list[str] = []
 
@@ -175,7 +175,7 @@ class _Worker:
         self.cancelled: set[str] = set()
         self.workflows: dict[str, Workflow] = {}
         self.label = ""
-        self.executor: ThreadPoolExecutor | None = None
+        self.threads: TaskThreads | None = None
 
     def send(self, frame: dict[str, Any]) -> None:
         """Send a frame (with any others ready now: done frames of attempts ending together)."""
@@ -249,20 +249,20 @@ class _Worker:
         except BaseException as exc:  # noqa: BLE001
             self.send({"op": "load_failed", "error": f"loading failed: {_error_text(exc)}"})
             return
-        self.executor = ThreadPoolExecutor(int(first.get("threads", 8)), thread_name_prefix="task")
+        self.threads = TaskThreads(int(first.get("threads", 8)), self.run)
         self.send({"op": "ready"})
         while True:
             for frame in pending:
-                self._take(frame, self.executor)
+                self._take(frame, self.threads)
             got = self.reader.frames()
             if got is None:
                 return
             pending = got
 
-    def _take(self, frame: dict[str, Any], executor: ThreadPoolExecutor) -> None:
+    def _take(self, frame: dict[str, Any], threads: TaskThreads) -> None:
         op = frame["op"]
         if op == "run":
-            executor.submit(self.run, frame)
+            threads.submit(frame)
         elif op == "reply":
             with self.calls_lock:
                 event, slot = self.calls.pop(int(frame["call_id"]))
@@ -285,8 +285,8 @@ class _Worker:
         os._exit(3)
 
     def _drain_and_exit(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
+        if self.threads is not None:
+            self.threads.drain()
         self.writer.flush(5.0)
         sys.stdout.flush()
         sys.stderr.flush()
