@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,8 @@ from wfpkg.runtime import Backend, Suspended
 from wfpkg.workflow import Workflow, dags_differ
 
 from . import _confine, sandbox
-from ._protocol import read_frame, write_frame
+from ._protocol import FrameReader, FrameWriter
+from .task_threads import TaskThreads
 
 __all__: list[str] = []
 
@@ -164,21 +164,23 @@ class _Worker:
     def __init__(self, sock: socket.socket, refusal: str | None = None,
                  limits: sandbox.Limits | None = None) -> None:
         self.sock = sock
+        self.reader = FrameReader(sock)
+        self.writer = FrameWriter(sock)
         self.refusal = refusal
         self.limits = limits
         self.watch = _confine.CpuWatch(limits.cpu_seconds, self._over_cpu) if limits and limits.cpu_seconds else None
-        self.lock = threading.Lock()
         self.calls: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self.calls_lock = threading.Lock()
         self.counter = itertools.count(1)
         self.cancelled: set[str] = set()
         self.workflows: dict[str, Workflow] = {}
         self.label = ""
-        self.executor: ThreadPoolExecutor | None = None
+        self.threads: TaskThreads | None = None
 
     def send(self, frame: dict[str, Any]) -> None:
+        """Send a frame (with any others ready now: done frames of attempts ending together)."""
         try:
-            write_frame(self.sock, self.lock, frame)
+            self.writer.send(frame)
         except OSError:
             os._exit(0)  # the host is gone: nobody to report to
 
@@ -226,9 +228,10 @@ class _Worker:
                 OutcomeStatus.FAILED, error=f"task outcome is not JSON: {exc}", retryable=False).to_dict()})
 
     def serve(self) -> None:
-        first = read_frame(self.sock)
-        if first is None or first.get("op") != "load":
+        batch = self.reader.frames()
+        if not batch or batch[0].get("op") != "load":
             return
+        first, pending = batch[0], batch[1:]
         self.label = str(first["label"])
         if self.refusal is not None:
             self.send({"op": "load_failed", "error": f"the sandbox is not in force, refusing to load: "
@@ -246,24 +249,29 @@ class _Worker:
         except BaseException as exc:  # noqa: BLE001
             self.send({"op": "load_failed", "error": f"loading failed: {_error_text(exc)}"})
             return
-        self.executor = ThreadPoolExecutor(int(first.get("threads", 8)), thread_name_prefix="task")
+        self.threads = TaskThreads(int(first.get("threads", 8)), "task")
         self.send({"op": "ready"})
         while True:
-            frame = read_frame(self.sock)
-            if frame is None:
+            for frame in pending:
+                self._take(frame, self.threads)
+            got = self.reader.frames()
+            if got is None:
                 return
-            op = frame["op"]
-            if op == "run":
-                self.executor.submit(self.run, frame)
-            elif op == "reply":
-                with self.calls_lock:
-                    event, slot = self.calls.pop(int(frame["call_id"]))
-                slot.append(frame)
-                event.set()
-            elif op == "cancel":
-                self.cancelled.add(str(frame["run_id"]))
-            elif op == "stop":
-                threading.Thread(target=self._drain_and_exit, daemon=True).start()
+            pending = got
+
+    def _take(self, frame: dict[str, Any], threads: TaskThreads) -> None:
+        op = frame["op"]
+        if op == "run":
+            threads.submit(self.run, frame)
+        elif op == "reply":
+            with self.calls_lock:
+                event, slot = self.calls.pop(int(frame["call_id"]))
+            slot.append(frame)
+            event.set()
+        elif op == "cancel":
+            self.cancelled.add(str(frame["run_id"]))
+        elif op == "stop":
+            threading.Thread(target=self._drain_and_exit, daemon=True).start()
 
     def _over_cpu(self, run_id: str) -> None:
         """An attempt spun past its CPU limit: fail it, then end the worker (its thread cannot be stopped)."""
@@ -271,13 +279,15 @@ class _Worker:
         self.send({"op": "done", "run_id": run_id, "exiting": True, "outcome": TaskOutcome(
             OutcomeStatus.FAILED, error=f"CPU limit exceeded: the attempt used more than {self.limits.cpu_seconds} "
                             "CPU seconds (limit cpu_seconds)", retryable=False).to_dict()})
+        self.writer.flush(5.0)  # another thread may be writing it, with frames queued before it
         sys.stderr.write(f"attempt {run_id} exceeded {self.limits.cpu_seconds} CPU seconds; worker exits\n")
         sys.stderr.flush()
         os._exit(3)
 
     def _drain_and_exit(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
+        if self.threads is not None:
+            self.threads.drain()
+        self.writer.flush(5.0)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

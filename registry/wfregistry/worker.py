@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -46,7 +46,7 @@ from wfpkg.protocol import (
 )
 from wfpkg.runtime import Suspended
 
-from ._protocol import FrameError, read_frame, write_frame
+from ._protocol import FrameError, FrameReader, FrameWriter, encode_frame, read_frame
 from .errors import LoadError
 from .inflight import Attempt, InFlight
 from .info import PackageInfo
@@ -158,8 +158,8 @@ def trial_load(
     reason: str | None = None
     try:
         sock.settimeout(timeout)
-        write_frame(sock, threading.Lock(), _load_frame(
-            install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1))
+        sock.sendall(encode_frame(_load_frame(
+            install_dir, package_name, label, manifest.to_bytes().decode("utf-8"), 1)))
         try:
             frame = read_frame(sock)
         except TimeoutError:
@@ -177,7 +177,7 @@ def trial_load(
             elif frame["op"] == "load_failed":
                 reason = str(frame.get("error"))
             elif frame["op"] == "ready":
-                write_frame(sock, threading.Lock(), {"op": "stop"})
+                sock.sendall(encode_frame({"op": "stop"}))
             else:
                 reason = f"worker sent {frame['op']!r} instead of ready"
     except OSError as exc:
@@ -194,6 +194,10 @@ def trial_load(
         raise LoadError(f"cannot load {label}: {reason}")
 
 
+def _run_frame(attempt: Attempt) -> dict[str, Any]:
+    return {"op": "run", "run_id": attempt.run_id, "request": attempt.request.to_dict()}
+
+
 def _report(attempt: Attempt, outcome: TaskOutcome) -> None:
     if attempt.on_done is None:
         return
@@ -201,6 +205,11 @@ def _report(attempt: Attempt, outcome: TaskOutcome) -> None:
         attempt.on_done(outcome)
     except Exception:  # noqa: BLE001 - a callback bug must not kill the reader
         _log.exception("on_done for run %s raised", attempt.run_id)
+
+
+def _fail(attempts: list[Attempt], error: str, retryable: bool) -> None:
+    for attempt in attempts:
+        _report(attempt, TaskOutcome(OutcomeStatus.FAILED, error=error, retryable=retryable))
 
 
 class _Worker:
@@ -212,7 +221,6 @@ class _Worker:
         self.label = package.label
         self.package = package
         self.lock = threading.Lock()
-        self.write_lock = threading.Lock()
         self.state = "loading"  # loading -> ready -> stopping -> dead; loading -> failed
         self.stopped = threading.Event()
         self.log_path = pool.log_dir / f"{package.tenant}__{package.name}__{package.version}.log"
@@ -223,6 +231,8 @@ class _Worker:
         except BaseException:
             self.box.remove()
             raise
+        self.writer = FrameWriter(self.sock)
+        self.incoming = FrameReader(self.sock)
         self.send(_load_frame(package.install_dir, package.name, self.label,
                               package.manifest.to_bytes().decode("utf-8"), pool.threads_per_worker))
         self.timer = threading.Timer(pool.load_timeout, self._load_timed_out)
@@ -239,31 +249,27 @@ class _Worker:
         with self.lock:
             return self.state in ("loading", "ready")
 
-    def send(self, frame: dict[str, Any]) -> bool:
+    def send(self, *frames: dict[str, Any]) -> bool:
+        """Send frames in one write (with any others queued meanwhile); False if the worker is gone."""
         try:
-            write_frame(self.sock, self.write_lock, frame)
+            self.writer.send(*frames)
             return True
         except OSError:
             return False
 
-    def submit(self, attempt: Attempt) -> bool:
+    def submit(self, attempts: list[Attempt]) -> bool:
+        """Take ``attempts`` and send their runs in one write; False if this worker takes no more."""
         with self.lock:
             if self.state not in ("loading", "ready"):
                 return False
-            if not self.pool.inflight.hold(attempt.run_id, self):
-                return True  # given up meanwhile (timed out): nothing to run
+            # An attempt given up meanwhile (timed out) has nothing to run.
+            held = [a for a in attempts if self.pool.inflight.hold(a.run_id, self)]
             if self.state == "loading":
                 return True  # sent once the worker is ready
-        self._send_run(attempt)
+        if held:
+            # A failed send needs nothing here: the reader sees the worker die and fails the runs.
+            self.send(*(_run_frame(a) for a in held))
         return True
-
-    def _send_run(self, attempt: Attempt) -> None:
-        # A failed send needs nothing here: the reader sees the worker die and fails the run.
-        self.send({"op": "run", "run_id": attempt.run_id, "request": attempt.request.to_dict()})
-
-    def _fail(self, attempts: list[Attempt], error: str, retryable: bool) -> None:
-        for attempt in attempts:
-            _report(attempt, TaskOutcome(OutcomeStatus.FAILED, error=error, retryable=retryable))
 
     def _load_failed(self, reason: str) -> None:
         with self.lock:
@@ -273,7 +279,7 @@ class _Worker:
             attempts = self.pool.inflight.finish_held_by(self)
         self.timer.cancel()
         _log.warning("worker for %s failed to load: %s", self.label, reason)
-        self._fail(attempts, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
+        _fail(attempts, f"cannot load {self.label}: {reason} (log: {self.log_path})", False)
         self.pool._forget(self)
 
     def _load_timed_out(self) -> None:
@@ -288,8 +294,8 @@ class _Worker:
             self.state = "ready"
             waiting = self.pool.inflight.held_by(self)
         self.timer.cancel()
-        for attempt in waiting:
-            self._send_run(attempt)
+        if waiting:
+            self.send(*(_run_frame(a) for a in waiting))
 
     def _done(self, frame: dict[str, Any]) -> None:
         attempt = self.pool.inflight.finish(str(frame.get("run_id")), holder=self)
@@ -353,33 +359,35 @@ class _Worker:
             return f"worker for {self.label} sent a malformed done frame"
         return None
 
-    def _read(self) -> None:
-        error: str | None = None
+    def _serve(self) -> str | None:
+        """Act on the worker's frames until it closes the socket or breaks a rule (returns why)."""
         while True:
             try:
-                frame = read_frame(self.sock)
+                frames = self.incoming.frames()
             except FrameError as exc:
-                error = f"worker for {self.label} broke the protocol: {exc}"
-                with contextlib.suppress(OSError):
-                    self.proc.kill()
-                break
-            if frame is None:
-                break
-            error = self._untrusted(frame)
-            if error is not None:
-                _log.warning("%s; killing it", error)
-                with contextlib.suppress(OSError):
-                    self.proc.kill()
-                break
-            op = frame["op"]
-            if op == "call":
-                self.pool._calls.submit(self._call, frame)
-            elif op == "done":
-                self._done(frame)
-            elif op == "ready":
-                self._ready()
-            elif op == "load_failed":
-                self._load_failed(str(frame.get("error")))
+                return f"worker for {self.label} broke the protocol: {exc}"
+            if frames is None:
+                return None
+            for frame in frames:
+                error = self._untrusted(frame)
+                if error is not None:
+                    _log.warning("%s; killing it", error)
+                    return error
+                op = frame["op"]
+                if op == "call":
+                    self.pool._calls.submit(self._call, frame)
+                elif op == "done":
+                    self._done(frame)
+                elif op == "ready":
+                    self._ready()
+                elif op == "load_failed":
+                    self._load_failed(str(frame.get("error")))
+
+    def _read(self) -> None:
+        error = self._serve()
+        if error is not None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
         code = self.proc.wait()
         self.sock.close()
         self.box.remove(self.proc.pid)
@@ -393,7 +401,7 @@ class _Worker:
                 verb = "was stopped" if stopping else "died"
                 error = f"worker for {self.label} {verb} ({_exit_text(code)})"
             _log.warning("%s; failing %d in-flight run(s)", error, len(runs))
-            self._fail(runs, error, True)
+            _fail(runs, error, True)
         self.pool._forget(self)
         self.stopped.set()
 
@@ -461,9 +469,20 @@ class WorkerPool:
         The worker is started if it is not running; the run waits until it has
         loaded. Never raises for a worker problem: that becomes a failed outcome.
         """
-        attempt = self.inflight.get(request.run_id) or self.inflight.add(Attempt(request))
-        attempt.on_done = on_done
-        key = (package.tenant, package.name, package.version)
+        self.submit_many([(package, request, on_done)])
+
+    def submit_many(self, runs: Iterable[tuple[PackageInfo, TaskRequest, OnDone]]) -> None:
+        """`submit` each of ``runs``; the runs for one worker go to it in one write."""
+        groups: dict[tuple[str, str, str], tuple[PackageInfo, list[Attempt]]] = {}
+        for package, request, on_done in runs:
+            attempt = self.inflight.get(request.run_id) or self.inflight.add(Attempt(request))
+            attempt.on_done = on_done
+            key = (package.tenant, package.name, package.version)
+            groups.setdefault(key, (package, []))[1].append(attempt)
+        for key, (package, attempts) in groups.items():
+            self._submit(key, package, attempts)
+
+    def _submit(self, key: tuple[str, str, str], package: PackageInfo, attempts: list[Attempt]) -> None:
         while True:
             with self._lock:
                 if self._closed:
@@ -473,12 +492,12 @@ class WorkerPool:
                     try:
                         worker = _Worker(self, package)
                     except OSError as exc:
-                        self.inflight.finish(attempt.run_id)
-                        on_done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start a worker for "
-                                            f"{package.label}: {exc}", retryable=True))
+                        for attempt in attempts:
+                            self.inflight.finish(attempt.run_id)
+                        _fail(attempts, f"cannot start a worker for {package.label}: {exc}", True)
                         return
                     self._workers[key] = worker
-            if worker.submit(attempt):
+            if worker.submit(attempts):
                 return
 
     def cancel_execution(self, tenant: str, execution_id: str) -> None:

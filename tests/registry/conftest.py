@@ -33,6 +33,7 @@ from wfpkg.manifest import Manifest
 from wfpkg.protocol import DurableCall, Result, Step, StepResult, TaskOutcome, TaskRequest, WaitCall
 from wfpkg.runtime import Suspended
 from wfregistry import PackageInfo, Registry, WorkerPool
+from wfregistry import models as _models  # noqa: F401 - the tables create_all makes
 from wfregistry.inflight import Attempt
 from wfregistry.install import install_wheels
 

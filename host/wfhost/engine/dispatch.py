@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wfpkg.protocol import OutcomeStatus, TaskOutcome
+from wfpkg.protocol import OutcomeStatus, TaskOutcome, TaskRequest
 from wfpkg.runner import run_task
 from wfregistry.inflight import Attempt, InFlight
+from wfregistry.task_threads import TaskThreads
 
 from .catalog import Catalog
 from .durable import DurableCalls, HostBackend
-from .threads import TaskThreads
 
 if TYPE_CHECKING:
     from wfregistry import WorkerPool
@@ -61,6 +61,40 @@ class Dispatcher:
 
     def submit(self, run: Attempt) -> None:
         """Start one attempt; its outcome goes to ``on_outcome``."""
+        self.submit_many([run])
+
+    def submit_many(self, runs: list[Attempt]) -> None:
+        """Start attempts claimed together; a worker gets its runs among them in one write."""
+        packaged: list[tuple[Any, TaskRequest, Callable[[TaskOutcome], None]]] = []
+        given: list[Attempt] = []
+        for run in runs:
+            done = self._done_callback(run)
+            if run.package_version_id is None:
+                self._threads.submit(self._run_local, run, done)
+            elif self._log_dir is None:
+                done(TaskOutcome(OutcomeStatus.FAILED, error="this host does not run packaged workflows"))
+            else:
+                from wfregistry import RegistryError
+
+                try:
+                    packaged.append((self._catalog.installed(run.package_version_id), run.request, done))
+                    given.append(run)
+                except RegistryError as exc:  # e.g. its key was revoked before this host installed it
+                    done(TaskOutcome(OutcomeStatus.FAILED, error=str(exc), retryable=False))
+                except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
+                    done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot install package: {exc}",
+                                     retryable=True))
+        if packaged:
+            try:
+                self._worker_pool().submit_many(packaged)
+            except Exception as exc:  # noqa: BLE001 - reported as the failure of those no worker holds
+                for run in given:
+                    if run.holder is None and run.on_done is not None:
+                        run.on_done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start worker: {exc}",
+                                                retryable=True))
+
+    def _done_callback(self, run: Attempt) -> Callable[[TaskOutcome], None]:
+        """Put ``run`` in flight; what its outcome is handed to (once)."""
         self._inflight.add(run)
 
         def done(outcome: TaskOutcome) -> None:
@@ -68,26 +102,7 @@ class Dispatcher:
             self._on_outcome(run, outcome)
 
         run.on_done = done
-        if run.package_version_id is None:
-            self._threads.submit(self._run_local, run, done)
-        elif self._log_dir is None:
-            done(TaskOutcome(OutcomeStatus.FAILED, error="this host does not run packaged workflows"))
-        else:
-            from wfregistry import RegistryError
-
-            try:
-                info = self._catalog.installed(run.package_version_id)
-            except RegistryError as exc:  # e.g. its key was revoked before this host installed it
-                done(TaskOutcome(OutcomeStatus.FAILED, error=str(exc), retryable=False))
-                return
-            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
-                done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot install package: {exc}",
-                                 retryable=True))
-                return
-            try:
-                self._worker_pool().submit(info, run.request, done)
-            except Exception as exc:  # noqa: BLE001 - reported as the attempt's failure
-                done(TaskOutcome(OutcomeStatus.FAILED, error=f"cannot start worker: {exc}", retryable=True))
+        return done
 
     def _worker_pool(self) -> WorkerPool:
         with self._pool_lock:

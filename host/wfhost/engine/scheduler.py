@@ -169,8 +169,7 @@ class Scheduler(Scans, Claims):
             self.dispatcher.stop_version(version.tenant, version.name, version.version)
             if self.catalog.registry is not None:  # every host purges its own copy
                 self.catalog.registry.purge(version.id)
-        for run in claimed:
-            self.dispatcher.submit(run)
+        self.dispatcher.submit_many(claimed)
         for uid, tenant, eid, workflow, status in finished:
             self.dispatcher.forget(tenant, eid)
             for fn in self._finished_listeners:
