@@ -62,6 +62,9 @@ class Host:
             missing; ``none``: no sandbox (a single-tenant machine).
         durability: ``normal`` or ``full`` (default ``$WFHOST_DURABILITY`` or
             ``normal``): what a power loss may cost, see docs/executions.md.
+        cpus: ``all`` (default ``$WFHOST_CPUS`` or ``all``) or ``one``: once
+            started, every thread of this process runs on one CPU (the workers
+            of packages still use all); see `wfhost.cpus` and docs/executions.md.
 
     Raises:
         IsolationUnavailable: strict isolation on a machine lacking a wall (named).
@@ -70,8 +73,13 @@ class Host:
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  max_concurrency: int = 32, tenant_concurrency: int | None = None,
                  load_timeout: float = 30.0, tenant: str | None = None,
-                 isolation: str | None = None, durability: str | None = None) -> None:
+                 isolation: str | None = None, durability: str | None = None,
+                 cpus: str | None = None) -> None:
         from wfregistry import Registry, extension_manager
+
+        from .cpus import resolve_cpus
+
+        self.cpus = resolve_cpus(cpus)
 
         self.isolation = resolve_isolation(isolation)
         check_isolation(self.isolation)
@@ -125,6 +133,10 @@ class Host:
         """Listen for wake-ups and record this host (its id holds the leases it takes)."""
         if self._listener is not None:
             return
+        if self.cpus == "one":  # before this host starts a thread: they inherit it
+            from .cpus import pin_to_one_cpu
+
+            pin_to_one_cpu()
         self._listener = WakeListener(self._woken)
         self._listener.start()
         if self.engine.dialect.name == "postgresql":

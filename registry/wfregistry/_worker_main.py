@@ -305,12 +305,22 @@ class _SocketBackend(Backend):
         return self._run_id in self._worker.cancelled
 
 
+def _widen_cpus() -> None:
+    """Run on every CPU the machine allows, though the host may be pinned to one (``WFHOST_CPUS``)."""
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except OSError:  # a cpuset narrower than the machine: keep what was inherited
+            pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the worker process."""
     parser = argparse.ArgumentParser(prog="wfregistry._worker_main")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--sandbox", help="a JSON `wfregistry.sandbox.Spec` to enforce before anything else")
     args = parser.parse_args(argv)
+    _widen_cpus()
     # The walls go up before the first frame is read, so before any package code is imported.
     refusal: str | None = None
     spec = sandbox.Spec.from_json(args.sandbox) if args.sandbox else None

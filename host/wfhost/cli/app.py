@@ -126,8 +126,12 @@ class Settings:
 
     def host(self, **kwargs: Any) -> Any:
         """A host on this store, not started (the caller closes it)."""
+        from wfhost.cpus import CPUS_ENV
         from wfhost.host import Host
 
+        # This process is wfhost's own: its host runs on one CPU unless told otherwise
+        # (thread handoffs stay on one core; see wfhost.cpus). Embedded hosts default to all.
+        kwargs.setdefault("cpus", os.environ.get(CPUS_ENV) or "one")
         host = Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
         started()
         return host
@@ -296,6 +300,10 @@ def root(
     durability: Annotated[str | None, typer.Option(  # noqa: UP007
         "--durability", envvar="WFHOST_DURABILITY", show_envvar=True,
         help="normal (a power loss may lose the last commits) or full (fsync every commit).")] = None,
+    cpus: Annotated[str | None, typer.Option(  # noqa: UP007
+        "--cpus", envvar="WFHOST_CPUS", show_envvar=True,
+        help="one (default for hosts this command runs: serve, worker, ...): the host's threads "
+             "share one CPU, package workers still use all; all: no pinning.")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
@@ -310,6 +318,13 @@ def root(
             raise _fail(exc) from None
     if durability:  # every store this process opens (host and client) follows it
         os.environ["WFHOST_DURABILITY"] = durability
+    if cpus is not None:
+        from wfhost.cpus import CPUS_ENV, resolve_cpus
+
+        try:
+            os.environ[CPUS_ENV] = resolve_cpus(cpus)
+        except InvalidRequest as exc:
+            raise _fail(exc) from None
     ctx.obj = Settings(home, db or None, tenant or None, url or None, token or None)
 
 
