@@ -13,6 +13,7 @@ succeeded | failed | skipped | cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -138,7 +139,8 @@ class Scheduler(Scans, Claims):
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.close()
+            with contextlib.suppress(Exception):  # a broken one: what broke it is already raised
+                conn.close()
 
     def turn(self) -> float:
         """One transaction of scheduling work; returns seconds until something falls due."""
