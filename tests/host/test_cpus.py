@@ -74,3 +74,26 @@ def test_an_unknown_cpus_setting_is_refused_in_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=child_env())
     assert done.returncode == 2
     assert done.stderr.startswith("error: cpus 'three' is not one of") and done.stderr.count("\n") == 1
+
+
+@needs_two
+def test_the_wfhost_command_runs_its_host_on_one_cpu_and_leaves_callers_alone(tmp_path: Path) -> None:
+    from wfhost.cli import owns_process
+
+    worker = subprocess.Popen([sys.executable, "-m", "wfhost", "--home", str(tmp_path), "worker"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                              env=child_env())
+    try:
+        assert worker.stderr is not None
+        for line in worker.stderr:  # the host has started its threads
+            if "running on" in line:
+                break
+        tasks = Path(f"/proc/{worker.pid}/task")
+        cpus = {tuple(sorted(os.sched_getaffinity(int(t.name)))) for t in tasks.iterdir()}
+        assert len(cpus) == 1 and len(next(iter(cpus))) == 1, cpus
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    # Commands called in-process (these tests, a program) run in the caller's process: no pin.
+    assert not owns_process()
+    assert sorted(os.sched_getaffinity(0)) == ALLOWED

@@ -16,9 +16,10 @@ import gc
 import sys
 from typing import Any
 
-__all__ = ["app", "main", "started"]
+__all__ = ["app", "main", "owns_process", "started"]
 
 _held = False  # `main` holds the collector until `started`
+_own = False  # `main` runs this process: the command may set process-wide things (CPUs)
 
 
 def main() -> None:
@@ -28,8 +29,8 @@ def main() -> None:
 
         print(f"wfhost {__version__}")
         return
-    global _held
-    _held = True
+    global _held, _own
+    _held = _own = True
     gc.disable()  # until `started` (or the end of a command that never opens a store)
     from .app import main as run
 
@@ -53,6 +54,11 @@ def started() -> None:
         _held = False
         gc.freeze()
         gc.enable()
+
+
+def owns_process() -> bool:
+    """Whether `main` runs this process (not a test or a program calling the commands)."""
+    return _own
 
 
 def __getattr__(name: str) -> Any:

@@ -126,12 +126,14 @@ class Settings:
 
     def host(self, **kwargs: Any) -> Any:
         """A host on this store, not started (the caller closes it)."""
+        from wfhost.cli import owns_process
         from wfhost.cpus import CPUS_ENV
         from wfhost.host import Host
 
-        # This process is wfhost's own: its host runs on one CPU unless told otherwise
-        # (thread handoffs stay on one core; see wfhost.cpus). Embedded hosts default to all.
-        kwargs.setdefault("cpus", os.environ.get(CPUS_ENV) or "one")
+        # A process the `wfhost` command runs is wfhost's own: its host runs on one CPU
+        # unless told otherwise (thread handoffs stay on one core; see wfhost.cpus). Called
+        # in-process (tests, a program), it is the caller's process: all, as an embedded Host.
+        kwargs.setdefault("cpus", os.environ.get(CPUS_ENV) or ("one" if owns_process() else "all"))
         host = Host(self.home, self.db, tenant=self.given_tenant, **kwargs)
         started()
         return host
