@@ -172,6 +172,18 @@ def bench_fanout_sink2000(db: str | None) -> dict[str, float]:
     return bench_fanout_sink(db, 2000)
 
 
+def _parked(name: str, on_resume: Callable[[int], object]) -> Workflow:
+    """One task that waits for signal ``go``, then calls ``on_resume(input["i"])``."""
+    wf = Workflow(name)
+
+    @wf.task()
+    def park(ctx: Context) -> None:
+        ctx.wait_for_signal("go")
+        on_resume(ctx["i"])
+
+    return wf
+
+
 def _until_waiting(host: Host, n: int) -> None:
     """Return once n tasks are suspended on their waits (set-up, not measured)."""
     from sqlalchemy import text
@@ -191,15 +203,7 @@ def bench_signals(db: str | None, n: int = 200) -> dict[str, float]:
     to the resumed task's step running.
     """
     resumed: dict[int, float] = {}
-    wf = Workflow("parked")
-
-    @wf.task()
-    def park(ctx: Context) -> None:
-        ctx.wait_for_signal("go")
-        i = ctx["i"]
-        resumed.setdefault(i, time.perf_counter())
-
-    host, tmp = _host(db, [wf])
+    host, tmp = _host(db, [_parked("parked", lambda i: resumed.setdefault(i, time.perf_counter()))])
     with tmp, host:
         done = _finish_counter(host, n)
         ids = host.client.schedule_many("local::parked", [{"i": i} for i in range(n)])
@@ -226,16 +230,12 @@ def bench_signal_latency(db: str | None, n: int = 200) -> dict[str, float]:
     """
     resumed: dict[int, threading.Event] = {i: threading.Event() for i in range(n)}
     at: dict[int, float] = {}
-    wf = Workflow("parked_one")
 
-    @wf.task()
-    def park(ctx: Context) -> None:
-        ctx.wait_for_signal("go")
-        i = ctx["i"]
+    def mark(i: int) -> None:
         at.setdefault(i, time.perf_counter())
         resumed[i].set()
 
-    host, tmp = _host(db, [wf])
+    host, tmp = _host(db, [_parked("parked_one", mark)])
     with tmp, host:
         ids = host.client.schedule_many("local::parked_one", [{"i": i} for i in range(n)])
         _until_waiting(host, n)
