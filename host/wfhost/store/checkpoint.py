@@ -21,7 +21,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["COMMITS_PER_CHECKPOINT", "Checkpointer", "checkpointer_of"]
+__all__ = ["COMMITS_PER_CHECKPOINT", "Checkpointer", "attach", "checkpointer_of"]
 
 log = logging.getLogger("wfhost.store")
 
@@ -97,6 +97,18 @@ class Checkpointer:
 
 
 _OF_ENGINE: weakref.WeakKeyDictionary[Any, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def attach(engine: Any) -> Checkpointer | None:
+    """A checkpointer for a SQLite engine's database file, closed with the engine (None in memory)."""
+    from sqlalchemy import event
+
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return None
+    checkpointer = _OF_ENGINE[engine] = Checkpointer(path)
+    event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
+    return checkpointer
 
 
 def checkpointer_of(engine: Any) -> Checkpointer | None:

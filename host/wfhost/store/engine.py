@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 
-from .checkpoint import _OF_ENGINE, Checkpointer
+from .checkpoint import attach as attach_checkpointer
 
 __all__ = [
     "DURABILITY",
@@ -94,11 +94,7 @@ def _sqlite_setup(engine: Engine, durability: str) -> None:
     # (connections with the ``wfhost_read`` option) begin deferred and never block.
     write_lock = threading.Lock()
     holder = threading.local()
-    path = engine.url.database
-    checkpointer = Checkpointer(path) if path and path != ":memory:" else None
-    if checkpointer is not None:
-        _OF_ENGINE[engine] = checkpointer
-        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
+    checkpointer = attach_checkpointer(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
