@@ -19,27 +19,6 @@ from wfhost import Host
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".pkg-cache"
 
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "benchpkg"
-version = "1.0.0"
-requires-python = ">=3.10"
-dependencies = []
-
-[project.entry-points.wfhost]
-benchpkg = "benchpkg.workflows"
-
-[tool.setuptools]
-packages = ["benchpkg"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-"""
-
 WORKFLOWS = '''\
 """No-op chains for the benchmarks."""
 
@@ -69,6 +48,7 @@ def archive() -> tuple[Path, Path]:
     """The built archive and the public key that signs it (built once, cached)."""
     from wfpkg.build import build_package
     from wfpkg.keys import generate_private_key, public_key_text
+    from wfpkg.scaffold import write_project
 
     built = CACHE / "benchpkg-1.0.0.wfpkg"
     pub = CACHE / "bench.key.pub"
@@ -77,11 +57,8 @@ def archive() -> tuple[Path, Path]:
     CACHE.mkdir(exist_ok=True)
     key = generate_private_key()
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "benchpkg"
-        (src / "benchpkg").mkdir(parents=True)
-        (src / "pyproject.toml").write_text(PYPROJECT)
-        (src / "benchpkg" / "__init__.py").write_text("")
-        (src / "benchpkg" / "workflows.py").write_text(textwrap.dedent(WORKFLOWS))
+        src = write_project(Path(tmp) / "benchpkg", "benchpkg", version="1.0.0",
+                            files={"workflows.py": textwrap.dedent(WORKFLOWS)})
         out = build_package(src, key, Path(tmp) / "dist")
         shutil.copy2(out, built)
     pub.write_text(public_key_text(key.public_key()), encoding="ascii")

@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -38,29 +37,10 @@ from wfhost import Host
 from wfpkg.archive import verify_archive
 from wfpkg.build import build_package
 from wfpkg.keys import generate_private_key, public_key_text
+from wfpkg.scaffold import write_project
 from wfregistry import trial_load
 from wfregistry.install import install_wheels
 from wfregistry.sandbox import Isolation, Walls
-
-PYPROJECT = """
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "benchpkg"
-version = "1.0.0"
-requires-python = ">=3.10"
-
-[project.entry-points.wfhost]
-benchpkg = "benchpkg.workflows"
-
-[tool.setuptools]
-packages = ["benchpkg"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-"""
 
 WORKFLOWS = """
 from wfpkg import Context, Workflow, hookimpl
@@ -80,11 +60,8 @@ def wfhost_workflows():
 
 
 def _build(root: Path) -> tuple[Path, Any]:
-    src = root / "benchpkg"
-    (src / "benchpkg").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
-    (src / "benchpkg" / "__init__.py").write_text("")
-    (src / "benchpkg" / "workflows.py").write_text(WORKFLOWS)
+    src = write_project(root / "benchpkg", "benchpkg", version="1.0.0",
+                        files={"workflows.py": WORKFLOWS})
     key = generate_private_key()
     return build_package(src, key, out_dir=root / "dist"), key
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import string
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,26 +79,14 @@ def init(
     author: Annotated[str, typer.Option(help="Author shown by inspect.")] = "",
 ) -> None:
     """Create a new workflow package that builds as is."""
+    from .scaffold import write_project
+
     try:
         check_name(name, "package name")
         target = directory if directory is not None else Path(name)
         if target.exists() and any(target.iterdir()):
             raise WfpkgError(f"{target} exists and is not empty; choose another --dir")
-        values = {
-            "name": name,
-            "description": (description or f"Workflows of {name}.").replace('"', "'"),
-            "author": (author or "unknown").replace('"', "'"),
-        }
-        templates = resources.files("wfpkg") / "templates"
-        files = {
-            "pyproject.toml": "pyproject.toml.tmpl",
-            f"{name}/__init__.py": "__init__.py.tmpl",
-            f"{name}/workflows.py": "workflows.py.tmpl",
-        }
-        for rel, tmpl in files.items():
-            text = string.Template((templates / tmpl).read_text(encoding="utf-8")).substitute(values)
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            (target / rel).write_text(text, encoding="utf-8")
+        write_project(target, name, description=description, author=author)
     except (WfpkgError, OSError) as exc:
         raise _fail(exc) from None
     out.print(f"created package [bold]{name}[/bold] in {escape(str(target))}")

@@ -7,7 +7,6 @@ the host runs them only in worker processes.
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from support.waiting import task_state
 
 from wfhost import Host
 from wfpkg.build import build_package
+from wfpkg.scaffold import write_project
 
 WORKFLOWS = '''
 """Shop {version} ({marker})."""
@@ -88,33 +88,9 @@ def wfhost_workflows():
     return [order, crashy, segv, parked]
 '''
 
-PYPROJECT = '''
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "shop"
-version = "{version}"
-requires-python = ">=3.10"
-
-[project.entry-points.wfhost]
-shop = "shop.workflows"
-
-[tool.setuptools]
-packages = ["shop"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-'''
-
-
 def build_shop(root: Path, key: TestKey, version: str, marker: str) -> Path:
-    src = root / f"shop-{version}-{marker}"
-    (src / "shop").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT.format(version=version)))
-    (src / "shop" / "__init__.py").write_text("")
-    (src / "shop" / "workflows.py").write_text(WORKFLOWS.format(version=version, marker=marker))
+    src = write_project(root / f"shop-{version}-{marker}", "shop", version=version,
+                        files={"workflows.py": WORKFLOWS.format(version=version, marker=marker)})
     return build_package(src, key.private, out_dir=root / "dist" / marker)
 
 

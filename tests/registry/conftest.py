@@ -26,6 +26,7 @@ from sqlmodel import SQLModel, create_engine
 from support.databases import postgres_database
 from support.packages import TestKey, make_key, members_of, resign
 
+from wfpkg import scaffold
 from wfpkg.archive import MANIFEST, SIGNATURE, verify_archive, write_archive
 from wfpkg.build import build_package
 from wfpkg.keys import key_id, signature_bytes
@@ -101,27 +102,6 @@ def wfhost_workflows():
     return [main]
 '''
 
-PYPROJECT = '''\
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "{version}"
-requires-python = ">=3.10"
-dependencies = []
-
-[project.entry-points.wfhost]
-{name} = "{name}.workflows"
-
-[tool.setuptools]
-packages = ["{name}"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-'''
-
 EXTRA_TASK = '''
 
 @main.task(depends_on=[report])
@@ -148,13 +128,9 @@ VARIANTS: dict[str, dict[str, str]] = {
 def write_project(dest: Path, name: str, version: str, marker: str, prelude: str = "",
                   extra: str = "") -> Path:
     """Write an author's project as `wfpkg init` would, with the test workflow."""
-    src = dest / f"{name}-{version}-{marker}"
-    (src / name).mkdir(parents=True)
-    (src / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version))
-    (src / name / "__init__.py").write_text("")
-    (src / name / "workflows.py").write_text(
-        WORKFLOWS.format(name=name, version=version, marker=marker, prelude=prelude, extra=extra))
-    return src
+    return scaffold.write_project(dest / f"{name}-{version}-{marker}", name, version=version, files={
+        "workflows.py": WORKFLOWS.format(name=name, version=version, marker=marker,
+                                         prelude=prelude, extra=extra)})
 
 
 @pytest.fixture(scope="session")

@@ -10,30 +10,11 @@ from pathlib import Path
 
 from support.packages import TestKey
 from wfpkg.build import build_package
+from wfpkg.scaffold import write_project
 
 __all__ = ["TASKS", "fleet_package"]
 
 TASKS = 10
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "fleet"
-version = "{version}"
-requires-python = ">=3.10"
-
-[project.entry-points.wfhost]
-fleet = "fleet.workflows"
-
-[tool.setuptools]
-packages = ["fleet"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-"""
 
 WORKFLOWS = '''\
 """Workflows for tests of several hosts."""
@@ -88,11 +69,8 @@ def t{i}(ctx: Context) -> None:
 
 def fleet_package(key: TestKey, dest: Path, version: str = "1.0.0") -> Path:
     """Write and build the ``fleet`` package signed by ``key``; returns the `.wfpkg`."""
-    src = dest / f"fleet-src-{version}"
-    (src / "fleet").mkdir(parents=True, exist_ok=True)
-    (src / "pyproject.toml").write_text(PYPROJECT.format(version=version))
-    (src / "fleet" / "__init__.py").write_text("")
     middle = "\n".join(MIDDLE.format(i=i) for i in range(1, 9))
     deps = ", ".join(f'"t{i}"' for i in range(1, 9))
-    (src / "fleet" / "workflows.py").write_text(WORKFLOWS.format(middle=middle, deps=deps))
+    src = write_project(dest / f"fleet-src-{version}", "fleet", version=version,
+                        files={"workflows.py": WORKFLOWS.format(middle=middle, deps=deps)})
     return build_package(src, key.private, dest / "dist")

@@ -15,12 +15,12 @@ Each attack that meets a wall raises, so the task fails with that error.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Final
 
 from support.packages import TestKey
 from wfpkg.build import build_package
+from wfpkg.scaffold import write_project
 
 __all__ = ["ATTACKS", "IMPORT_ATTACKS", "build_hostile", "build_victim"]
 
@@ -264,26 +264,6 @@ def wfhost_workflows():
     return [work, parked]
 '''
 
-_PYPROJECT = '''
-[build-system]
-requires = ["setuptools>=69"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{name}"
-version = "1.0.0"
-requires-python = ">=3.10"
-
-[project.entry-points.wfhost]
-{name} = "{name}.workflows"
-
-[tool.setuptools]
-packages = ["{name}"]
-
-[tool.wfpkg]
-sdk = ">=0.1,<0.2"
-'''
-
 ATTACKS: Final[dict[str, str]] = {
     "read_store": r"FileNotFoundError",
     "write_store": r"FileNotFoundError",
@@ -320,13 +300,7 @@ IMPORT_ATTACKS: Final[dict[str, str]] = {
 
 
 def _project(root: Path, name: str, files: dict[str, str]) -> Path:
-    src = root / name
-    (src / name).mkdir(parents=True, exist_ok=True)
-    (src / "pyproject.toml").write_text(textwrap.dedent(_PYPROJECT.format(name=name)))
-    (src / name / "__init__.py").write_text("")
-    for file, text in files.items():
-        (src / name / file).write_text(text)
-    return src
+    return write_project(root / name, name, version="1.0.0", files=files)
 
 
 def build_hostile(root: Path, key: TestKey) -> Path:
