@@ -18,9 +18,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from wfpkg.errors import Timeout
 
@@ -36,9 +36,12 @@ if TYPE_CHECKING:
     from wfregistry import PackageInfo, Registry
 
     from .engine.catalog import Catalog
+    from .engine.group_commit import GroupCommit, WriteFn
     from .engine.schedules import ScheduleInfo, Schedules
 
 __all__ = ["Client"]
+
+T = TypeVar("T")
 
 
 class Client:
@@ -53,15 +56,16 @@ class Client:
             with a tenant refuses names of other tenants.
         durability: ``normal`` or ``full`` for the engine this client creates
             (default ``$WFHOST_DURABILITY`` or ``normal``).
-        engine, catalog, on_change, waiter: given by a `Host` to share its own
-            (``waiter`` is its `Host.wait`); a standalone client creates (and
-            owns) its engine.
+        engine, catalog, on_change, waiter, writes: given by a `Host` to share
+            its own (``waiter`` is its `Host.wait`, ``writes`` its scheduler's
+            `GroupCommit`); a standalone client creates (and owns) its engine.
     """
 
     def __init__(self, home: Path | None = None, database_url: str | None = None, *,
                  tenant: str | None = None, engine: Engine | None = None,
                  catalog: Catalog | None = None, on_change: Callable[..., None] | None = None,
                  waiter: Callable[..., Execution] | None = None,
+                 writes: GroupCommit | None = None,
                  durability: str | None = None) -> None:
         self.home = Path(home) if home else default_home()
         self.tenant = tenant or "default"
@@ -80,6 +84,7 @@ class Client:
         # beyond ready tasks (a cancellation to carry out).
         self._on_change = on_change or (lambda scan=False: notify_hosts(self.engine))
         self._waiter = waiter
+        self._writes = writes
 
     @property
     def catalog(self) -> Catalog:
@@ -122,6 +127,19 @@ class Client:
     def _tenant(self, tenant: str | None) -> str:
         return tenant or self.tenant
 
+    def _write(self, fn: WriteFn[T]) -> T:
+        """Run ``fn(conn, at)`` in one transaction and tell the hosts; a host's client groups it.
+
+        A running host's own client hands the write to its scheduler, which
+        commits it with its next turn (`wfhost.engine.group_commit`).
+        """
+        if self._writes is not None:
+            return self._writes.transact(fn)
+        with self.engine.begin() as conn:
+            result = fn(conn, now())
+        self._on_change()
+        return result
+
     # -- executions -------------------------------------------------------------------
 
     def schedule(self, workflow: str, input: Mapping[str, Any] | None = None, *,  # noqa: A002
@@ -150,35 +168,28 @@ class Client:
             if not isinstance(item, Mapping):
                 raise InvalidRequest(
                     f"execution input must be a JSON object, not {type(item).__name__}")
-        created_any = False
-        out: list[str] = []
-        with self.engine.begin() as conn:
-            at = now()
+        plan, package, version, pvid = (target.plan, target.package, target.version,
+                                         target.package_version_id)
+        rows = [dict(item) for item in inputs]
+
+        def create(conn: Connection, at: float) -> list[str]:
             if not any(ids):  # fresh ids: all in a few statements
-                fresh = ops.create_executions(
-                    conn, tenant=owner, plan=target.plan, package=target.package,
-                    version=target.version, package_version_id=target.package_version_id,
-                    inputs=[dict(item) for item in inputs], at=at, timeout=timeout)
-                out = [c.id for c in fresh]
-                created_any = bool(fresh)
-            else:  # each given id is created once (idempotent)
-                for item, eid in zip(inputs, ids, strict=True):
-                    created = ops.create_execution(
-                        conn, tenant=owner, plan=target.plan, package=target.package,
-                        version=target.version, package_version_id=target.package_version_id,
-                        input=dict(item), at=at, execution_id=eid, timeout=timeout)
-                    created_any |= created.created
-                    out.append(created.id)
-        if created_any:
-            self._on_change()
-        return out
+                return [c.id for c in ops.create_executions(
+                    conn, tenant=owner, plan=plan, package=package, version=version,
+                    package_version_id=pvid, inputs=rows, at=at, timeout=timeout)]
+            # each given id is created once (idempotent)
+            return [ops.create_execution(
+                conn, tenant=owner, plan=plan, package=package, version=version,
+                package_version_id=pvid, input=item, at=at, execution_id=eid, timeout=timeout).id
+                for item, eid in zip(rows, ids, strict=True)]
+
+        return self._write(create)
 
     def signal(self, execution_id: str, name: str, payload: Any = None, *,
                tenant: str | None = None, sender: str = "client") -> None:
         """Send signal ``name`` with a JSON payload; buffered until a wait consumes it."""
-        with self.engine.begin() as conn:
-            ops.send_signal(conn, self._tenant(tenant), execution_id, name, payload, sender, now())
-        self._on_change()
+        owner = self._tenant(tenant)
+        self._write(lambda conn, at: ops.send_signal(conn, owner, execution_id, name, payload, sender, at))
 
     def cancel(self, execution_id: str, *, tenant: str | None = None, reason: str | None = None,
                by: str = "client") -> bool:

@@ -101,7 +101,8 @@ class Host:
             load_timeout=load_timeout, on_finished=self._finished, walls=walls,
             on_change=lambda: notify_hosts(self.engine, exclude=self.host_id))
         self.client = Client(self.home, tenant=tenant, engine=self.engine, catalog=self.catalog,
-                             on_change=self._changed, waiter=self.wait)
+                             on_change=self._changed, waiter=self.wait,
+                             writes=self.scheduler.writes)
         self._listener: WakeListener | None = None
         self._pg_listener: PgListener | None = None
         self._stop = threading.Event()

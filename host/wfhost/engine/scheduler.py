@@ -35,6 +35,7 @@ from wfregistry.inflight import Attempt, InFlight
 from .catalog import Catalog
 from .claims import Claims
 from .dispatch import Dispatcher
+from .group_commit import GroupCommit, Write
 from .scans import HEARTBEAT_SECONDS, SCAN_SECONDS, Scans
 
 __all__ = ["HEARTBEAT_SECONDS", "SCAN_SECONDS", "Scheduler", "new_host_id"]
@@ -91,6 +92,8 @@ class Scheduler(Scans, Claims):
         self._finished_listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
         self._conn: Connection | None = None  # the loop's connection, kept between turns
+        # Clients' writes ride in the turns while the loop runs (group commit).
+        self.writes = GroupCommit(engine, lambda: self.wake(scan=False), self._changed)
 
     # -- signals from other threads -------------------------------------------------
 
@@ -121,6 +124,7 @@ class Scheduler(Scans, Claims):
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         """Turn until ``stop`` is set (or ``until()`` is true)."""
+        self.writes.open()
         try:
             while not stop.is_set() and not (until and until()):
                 try:
@@ -134,6 +138,7 @@ class Scheduler(Scans, Claims):
                 self._wake.wait(timeout=min(delay, SCAN_SECONDS))
                 self._wake.clear()
         finally:
+            self.writes.close()
             self._drop_connection()
 
     def _drop_connection(self) -> None:
@@ -148,6 +153,7 @@ class Scheduler(Scans, Claims):
         outcomes: list[tuple[Attempt, TaskOutcome]] = []
         while self._outcomes:
             outcomes.append(self._outcomes.popleft())
+        writes = self.writes.take()
         # Scan when asked, once a second, and whenever something fell due (a timer, a
         # backoff, a deadline): the loop slept exactly until then.
         scan = self._scan_requested or at >= self._next_scan or at >= self._next_due_at
@@ -158,12 +164,18 @@ class Scheduler(Scans, Claims):
         self._executions: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
         self._outputs: dict[tuple[str, str], str] = {}
+        written: list[tuple[Write[Any], Any]] = []
         try:
-            claimed, next_due = self._transaction(outcomes, at, scan, finished, cancels, drained)
+            claimed, next_due = self._transaction(outcomes, writes, written, at, scan, finished,
+                                                  cancels, drained)
         except BaseException:
-            # Rolled back: nothing happened. Restore what this turn consumed for the next one.
+            # Rolled back: nothing happened. Restore what this turn consumed for the next one;
+            # the clients' writes run on their own, so a failing turn does not fail them.
             self._outcomes.extendleft(reversed(outcomes))
+            self.writes.alone([w for w in writes if not w.answered])
             raise
+        for write, result in written:
+            write.answer(result)
         self._next_due_at = at + next_due
         for _uid, tenant, eid in cancels:
             self.dispatcher.cancel(tenant, eid)
@@ -178,11 +190,12 @@ class Scheduler(Scans, Claims):
                 fn(uid, status)
             if self._on_finished:
                 self._on_finished(tenant, eid, workflow, status)
-        if finished:
+        if finished or written:
             self._notify_others()
         return next_due
 
-    def _transaction(self, outcomes: list[tuple[Attempt, TaskOutcome]], at: float, scan: bool,
+    def _transaction(self, outcomes: list[tuple[Attempt, TaskOutcome]], writes: list[Write[Any]],
+                     written: list[tuple[Write[Any], Any]], at: float, scan: bool,
                      finished: list[tuple[str, str, str, str, str]],
                      cancels: list[tuple[str, str, str]],
                      drained: list[Any]) -> tuple[list[Attempt], float]:
@@ -195,12 +208,14 @@ class Scheduler(Scans, Claims):
             conn = self._conn = self.engine.connect()
         try:
             with conn.begin():
-                return self._turn_body(conn, outcomes, at, scan, finished, cancels, drained)
+                return self._turn_body(conn, outcomes, writes, written, at, scan, finished,
+                                       cancels, drained)
         except BaseException:
             self._drop_connection()
             raise
 
-    def _turn_body(self, conn: Connection, outcomes: list[tuple[Attempt, TaskOutcome]], at: float,
+    def _turn_body(self, conn: Connection, outcomes: list[tuple[Attempt, TaskOutcome]],
+                   writes: list[Write[Any]], written: list[tuple[Write[Any], Any]], at: float,
                    scan: bool, finished: list[tuple[str, str, str, str, str]],
                    cancels: list[tuple[str, str, str]],
                    drained: list[Any]) -> tuple[list[Attempt], float]:
@@ -213,6 +228,8 @@ class Scheduler(Scans, Claims):
             sql.LOCK_EXECUTIONS.run(conn, {"uids": sorted({run.uid for run, _ in outcomes})})
         for run, outcome in outcomes:
             self._apply(conn, run, outcome, at, touched)
+        if writes:  # before claiming: a new execution's first tasks are claimed in this turn
+            written.extend(self.writes.run(conn, at, writes))
         if scan:
             if at >= self._next_heartbeat:
                 self._heartbeat(conn, at)

@@ -19,6 +19,7 @@ import json
 import re
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -48,6 +49,7 @@ __all__ = [
     "STATES",
     "SUCCEED",
     "Statement",
+    "savepoint",
     "TASK_RESULTS",
 ]
 
@@ -147,6 +149,28 @@ class Statement:
             raise _wrapped(conn, statement, values, exc) from exc
         finally:
             cursor.close()
+
+
+_SAVEPOINT = Statement("SAVEPOINT wfhost_write")
+_RELEASE = Statement("RELEASE SAVEPOINT wfhost_write")
+_ROLLBACK_TO = Statement("ROLLBACK TO SAVEPOINT wfhost_write")
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint on the DB-API: what the block wrote is undone if it raises (the error propagates).
+
+    SQLAlchemy's ``begin_nested`` does the same at several times the cost; it
+    may still be used inside (savepoints nest).
+    """
+    _SAVEPOINT.run(conn)
+    try:
+        yield
+    except BaseException:
+        _ROLLBACK_TO.run(conn)
+        _RELEASE.run(conn)
+        raise
+    _RELEASE.run(conn)
 
 
 def _wrapped(conn: Connection, statement: str, values: Any, exc: Exception) -> BaseException:

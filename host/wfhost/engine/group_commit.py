@@ -1,0 +1,159 @@
+"""Group commit: a running host's clients write in the scheduler's next turn.
+
+On SQLite one writer holds the lock at a time, and with durability ``full``
+every commit is an fsync. A `schedule` or `signal` on a running host's own
+client (`Host.client`, the service's routes) therefore does not open a
+transaction of its own: it hands its write to the scheduler, which runs it
+inside its next turn, under a savepoint, before claiming, and answers once
+that turn has committed. So:
+
+- one commit (one fsync under ``full``) serves every write that arrived
+  during a turn, and the turn's own outcomes and claims;
+- a new execution's first tasks are claimed in the transaction that created
+  it, and a signal's woken task in the one that delivered it;
+- a client never queues for the write lock behind the scheduler's turns.
+
+Each write keeps its own all-or-nothing: a write that raises is rolled back
+to its savepoint and its caller gets the error; the turn and the other
+writes go on. A turn that fails as a whole (a database error) runs its
+writes again, each in a transaction of its own. Writes run on their own,
+as before, when the scheduler's loop is not running (a host not started or
+stopping), when the caller is the scheduler's own thread (a hook), and on
+PostgreSQL, where writers run concurrently and a shared turn would hold
+row locks that other hosts' turns take in another order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from wfhost.store import _sql as sql
+from wfhost.store._db import now
+
+__all__ = ["GroupCommit", "Write"]
+
+T = TypeVar("T")
+
+#: A write: given the open connection and the transaction's time, does its work and returns.
+WriteFn = Callable[[Connection, float], T]
+
+
+class Write(Generic[T]):
+    """One caller's write, waiting for the turn that commits it."""
+
+    __slots__ = ("_done", "error", "fn", "result")
+
+    def __init__(self, fn: WriteFn[T]) -> None:
+        self.fn = fn
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def answer(self, result: T | None = None, error: BaseException | None = None) -> None:
+        """Hand the caller its result or its error."""
+        self.result, self.error = result, error
+        self._done.set()
+
+    @property
+    def answered(self) -> bool:
+        """Whether the caller has its answer."""
+        return self._done.is_set()
+
+    def wait(self) -> T:
+        """The result once answered; raises the write's error."""
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+class GroupCommit:
+    """The writes a scheduler's turns take in (see the module's doc).
+
+    Args:
+        engine: the store.
+        wake: asks the scheduler for a turn.
+        changed: tells this host and the others that a write on its own made work.
+    """
+
+    def __init__(self, engine: Engine, wake: Callable[[], None], changed: Callable[[], None]) -> None:
+        self.engine = engine
+        self._wake = wake
+        self._changed = changed
+        self.enabled = engine.dialect.name == "sqlite"
+        self._lock = threading.Condition()
+        self._queued: list[Write[Any]] = []
+        self._loop: int | None = None  # the ident of the thread running the turns, while they run
+
+    # -- the callers' side --------------------------------------------------------------------
+
+    def transact(self, fn: WriteFn[T]) -> T:
+        """Run ``fn(conn, at)`` in a transaction, the next turn's when the scheduler runs."""
+        write: Write[T] = Write(fn)
+        with self._lock:
+            grouped = self.enabled and self._loop is not None and self._loop != threading.get_ident()
+            if grouped:
+                self._queued.append(write)
+                self._lock.notify_all()
+        if not grouped:
+            return self._alone(write)
+        self._wake()
+        return write.wait()
+
+    def _alone(self, write: Write[T]) -> T:
+        with self.engine.begin() as conn:
+            result = write.fn(conn, now())
+        self._changed()
+        return result
+
+    def wait_queued(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` writes wait for a turn (for tests); False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._queued) >= count, timeout=timeout)
+
+    # -- the scheduler's side -------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Take writes in turns from now on; the calling thread runs the turns."""
+        with self._lock:
+            self._loop = threading.get_ident()
+
+    def close(self) -> None:
+        """Take no more writes; run those still waiting, each on its own."""
+        with self._lock:
+            self._loop = None
+            left, self._queued = self._queued, []
+        self.alone(left)
+
+    def take(self) -> list[Write[Any]]:
+        """The writes waiting for this turn."""
+        with self._lock:
+            taken, self._queued = self._queued, []
+        return taken
+
+    @staticmethod
+    def run(conn: Connection, at: float, writes: list[Write[Any]]) -> list[tuple[Write[Any], Any]]:
+        """Run each write under its own savepoint; returns ``(write, result)`` for those that succeeded.
+
+        A write that raised has been rolled back to its savepoint and answered with its error.
+        """
+        done = []
+        for write in writes:
+            try:
+                with sql.savepoint(conn):
+                    done.append((write, write.fn(conn, at)))
+            except Exception as exc:  # the caller's error (NotFound, Conflict, ...), its write undone
+                write.answer(error=exc)
+        return done
+
+    def alone(self, writes: list[Write[Any]]) -> None:
+        """Run writes each in a transaction of its own and answer them (a failed turn, a closing loop)."""
+        for write in writes:
+            try:
+                write.answer(self._alone(write))
+            except Exception as exc:
+                write.answer(error=exc)

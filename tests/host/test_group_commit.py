@@ -1,0 +1,174 @@
+"""Group commit: a running host's client writes in the scheduler's next turn (SQLite).
+
+What a user sees: a new execution's first task is claimed in the very
+transaction that created it (its ``scheduled`` and ``task_started`` events
+carry the same time), the caller's thread commits nothing itself, each
+write still succeeds or fails on its own, and no write is lost when the
+host stops or when a hook on the scheduler's thread writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from support.waiting import task_state
+from support.workflows import parked
+
+from wfhost import Client, Conflict, Host, NotFound
+from wfpkg import Context, Workflow
+
+
+def one_step() -> Workflow:
+    wf = Workflow("one_step")
+
+    @wf.task()
+    def step(ctx: Context) -> None:
+        ctx["doubled"] = 2 * ctx["n"]
+
+    return wf
+
+
+def commits_by_thread(host: Host) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    event.listen(host.engine, "commit", lambda _conn: counts.update([threading.current_thread().name]))
+    return counts
+
+
+class Gate:
+    """Holds the scheduler's thread after a turn (in a finished listener) until opened."""
+
+    def __init__(self, host: Host) -> None:
+        self.held = threading.Event()
+        self.open = threading.Event()
+        self.armed = True
+        host.scheduler.add_finished_listener(self._hold)
+
+    def _hold(self, _uid: str, _status: str) -> None:
+        if self.armed:
+            self.armed = False
+            self.held.set()
+            assert self.open.wait(60), "the test never opened the gate"
+
+
+def test_a_new_execution_is_claimed_in_the_transaction_that_created_it(tmp_path: Path,
+                                                                       db_url: str) -> None:
+    with Host(home=tmp_path / "home", database_url=db_url) as host:
+        host.add_workflow(one_step())
+        commits = commits_by_thread(host)
+        eid = host.client.schedule("local::one_step", {"n": 1})
+        caller_commits = commits[threading.current_thread().name]
+        assert host.wait(eid, timeout=30)["output"] == {"doubled": 2}
+        events = {e.kind: e.at for e in host.client.history(eid)}
+    if db_url.startswith("sqlite"):
+        assert caller_commits == 0  # the scheduler's turn committed it
+        assert events["scheduled"] == events["task_started"]
+    else:  # PostgreSQL: writers run concurrently, each client commits its own
+        assert caller_commits >= 1  # its own (and its NOTIFY's)
+        assert events["scheduled"] < events["task_started"]
+
+
+def test_a_failing_write_is_undone_and_the_others_in_its_turn_commit(tmp_path: Path) -> None:
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        host.add_workflow(parked())
+        waiting = host.client.schedule("local::parked", id="waiting")
+        gate = Gate(host)
+        host.client.schedule("local::one_step", {"n": 1}, id="taken")
+        host.wait("taken", timeout=30)
+        assert gate.held.wait(30)  # the scheduler is held: what follows waits for one turn
+        results: dict[str, Any] = {}
+
+        def call(name: str, fn: Any) -> None:
+            try:
+                results[name] = fn()
+            except Exception as exc:  # what the caller gets
+                results[name] = exc
+
+        calls = {
+            "good": lambda: host.client.schedule("local::one_step", {"n": 2}, id="good"),
+            "conflict": lambda: host.client.schedule("local::one_step", {"n": 99}, id="taken"),
+            "unknown": lambda: host.client.signal("nobody", "go", 1),
+            "signal": lambda: host.client.signal(waiting, "go", 7),
+        }
+        threads = [threading.Thread(target=call, args=item) for item in calls.items()]
+        for t in threads:
+            t.start()
+        assert host.scheduler.writes.wait_queued(len(calls), timeout=30)
+        gate.open.set()
+        for t in threads:
+            t.join(30)
+        assert results["good"] == "good"
+        assert isinstance(results["conflict"], Conflict)
+        assert "already exists" in str(results["conflict"])
+        assert isinstance(results["unknown"], NotFound)
+        assert results["signal"] is None
+        assert host.wait("good", timeout=30)["output"] == {"doubled": 4}
+        assert host.wait(waiting, timeout=30)["output"] == {"got": 7}
+        taken = host.client.status("taken")
+        assert taken["input"] == {"n": 1}  # the conflicting write left nothing behind
+        assert sorted(e.id for e in host.client.executions()) == ["good", "taken", "waiting"]
+
+
+def test_a_write_waiting_when_the_host_stops_is_still_made(tmp_path: Path) -> None:
+    host = Host(home=tmp_path / "home").start()
+    host.add_workflow(one_step())
+    gate = Gate(host)
+    host.wait(host.client.schedule("local::one_step", {"n": 1}), timeout=30)
+    assert gate.held.wait(30)
+    got: list[str] = []
+    caller = threading.Thread(
+        target=lambda: got.append(host.client.schedule("local::one_step", {"n": 3}, id="late")))
+    caller.start()
+    assert host.scheduler.writes.wait_queued(1, timeout=30)
+    closing = threading.Thread(target=host.close)
+    closing.start()  # asks the loop to stop; the held turn ends first
+    gate.open.set()
+    caller.join(30)
+    closing.join(30)
+    assert got == ["late"]
+    with Client(home=tmp_path / "home") as client:
+        assert client.status("late")["status"] == "pending"  # made, for the next host to run
+
+
+def test_a_hook_on_the_scheduler_thread_can_schedule(tmp_path: Path) -> None:
+    # The turn's thread cannot wait for its own next turn: its writes commit on their own.
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        follow_ups: list[str] = []
+        scheduled = threading.Event()
+
+        def follow(_uid: str, _status: str) -> None:
+            if not follow_ups:
+                follow_ups.append(host.client.schedule("local::one_step", {"n": 2}, id="follow-up"))
+                scheduled.set()
+
+        host.scheduler.add_finished_listener(follow)
+        host.client.schedule("local::one_step", {"n": 1})
+        assert scheduled.wait(30), "the hook's schedule did not return"
+        assert host.wait("follow-up", timeout=30)["output"] == {"doubled": 4}
+        assert follow_ups == ["follow-up"]
+
+
+@pytest.mark.parametrize("durability", ["normal", "full"])
+def test_back_to_back_signals_share_commits_with_the_turns(tmp_path: Path, durability: str) -> None:
+    # 20 signals one after another and the 20 resumed tasks: without group commit each
+    # signal is a commit of its own besides the turns that claim and finish its task.
+    with Host(home=tmp_path / "home", durability=durability) as host:
+        host.add_workflow(parked())
+        ids = host.client.schedule_many("local::parked", [{}] * 20)
+        for eid in ids:
+            task_state(host.client, eid, "park", "waiting")
+        commits = commits_by_thread(host)
+        for eid in ids:
+            host.client.signal(eid, "go", 1)
+        for eid in ids:
+            assert host.wait(eid, timeout=30)["output"] == {"got": 1}
+        assert commits[threading.current_thread().name] == 0
+        # At most a delivering and a finishing turn per signal, and the once-a-second scan's own.
+        assert commits["wfhost-scheduler"] <= 2 * len(ids) + 2, commits
+
