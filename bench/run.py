@@ -101,14 +101,18 @@ def bench_fanout(db: str | None, n: int = 500) -> dict[str, float]:
     return {"seconds": _run_once(db, fanout(n))}
 
 
-def bench_many(db: str | None, executions: int = 1000, bulk: bool = False) -> dict[str, float]:
+def bench_many(db: str | None, executions: int = 1000, bulk: bool = False,
+               grouped: bool = True) -> dict[str, float]:
     """Many executions of a 3-task chain: executions per second.
 
-    One `schedule` call per execution (racing the scheduler for the store), or
-    with ``bulk`` one `schedule_many` call (one transaction).
+    One `schedule` call per execution (each written in the scheduler's next
+    turn: group commit), or with ``bulk`` one `schedule_many` call (one
+    transaction); ``grouped=False`` turns group commit off (each `schedule`
+    commits on its own, racing the scheduler for the write lock).
     """
     wf = chain(3)
     host, tmp = _host(db, [wf])
+    host.scheduler.writes.enabled = grouped
     with tmp, host:
         done = _finish_counter(host, executions)
         t = time.perf_counter()
@@ -122,6 +126,11 @@ def bench_many(db: str | None, executions: int = 1000, bulk: bool = False) -> di
         elapsed = time.perf_counter() - t
     return {"seconds": elapsed, "executions_per_s": executions / elapsed,
             "schedule_s": scheduled}
+
+
+def bench_many_alone(db: str | None) -> dict[str, float]:
+    """As `bench_many`, with group commit off: what it saves."""
+    return bench_many(db, grouped=False)
 
 
 def bench_many_bulk(db: str | None) -> dict[str, float]:
@@ -311,6 +320,7 @@ WORKLOADS: dict[str, Callable[[str | None], dict[str, float]]] = {
     "signals": bench_signals,
     "signal_latency": bench_signal_latency,
     "many": bench_many,
+    "many_alone": bench_many_alone,
     "many_bulk": bench_many_bulk,
     "start": bench_start,
     "start_exit": bench_start_exit,

@@ -93,7 +93,8 @@ class Scheduler(Scans, Claims):
         self._lock = threading.Lock()
         self._conn: Connection | None = None  # the loop's connection, kept between turns
         # Clients' writes ride in the turns while the loop runs (group commit).
-        self.writes = GroupCommit(engine, lambda: self.wake(scan=False), self._changed)
+        # A write made on its own (no loop, PostgreSQL) made ready tasks at most: no scan needed.
+        self.writes = GroupCommit(engine, lambda: self.wake(scan=False), lambda: self._changed(scan=False))
 
     # -- signals from other threads -------------------------------------------------
 
