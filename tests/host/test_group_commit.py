@@ -172,3 +172,12 @@ def test_back_to_back_signals_share_commits_with_the_turns(tmp_path: Path, durab
         # At most a delivering and a finishing turn per signal, and the once-a-second scan's own.
         assert commits["wfhost-scheduler"] <= 2 * len(ids) + 2, commits
 
+
+
+def test_a_write_inside_the_callers_own_write_transaction_fails_at_once(tmp_path: Path) -> None:
+    # It cannot wait for a turn that needs the write lock its caller holds.
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        with host.engine.begin(), pytest.raises(RuntimeError, match="inside another one"):
+            host.client.schedule("local::one_step", {"n": 1})
+        assert host.client.executions() == []

@@ -18,7 +18,8 @@ to its savepoint and its caller gets the error; the turn and the other
 writes go on. A turn that fails as a whole (a database error) runs its
 writes again, each in a transaction of its own. Writes run on their own,
 as before, when the scheduler's loop is not running (a host not started or
-stopping), when the caller is the scheduler's own thread (a hook), and on
+stopping), when the caller is the scheduler's own thread (a hook) or holds a
+write transaction itself (it gets the nested-transaction error), and on
 PostgreSQL, where writers run concurrently and a shared turn would hold
 row locks that other hosts' turns take in another order.
 """
@@ -33,6 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from wfhost.store import _sql as sql
 from wfhost.store._db import now
+from wfhost.store.engine import in_write_transaction
 
 __all__ = ["GroupCommit", "Write"]
 
@@ -94,8 +96,12 @@ class GroupCommit:
     def transact(self, fn: WriteFn[T]) -> T:
         """Run ``fn(conn, at)`` in a transaction, the next turn's when the scheduler runs."""
         write: Write[T] = Write(fn)
+        # A caller inside a write transaction of its own would wait for a turn that waits for it:
+        # on its own, it gets the engine's error for a nested write transaction instead.
+        mine = in_write_transaction(self.engine)
         with self._lock:
-            grouped = self.enabled and self._loop is not None and self._loop != threading.get_ident()
+            grouped = (self.enabled and not mine and self._loop is not None
+                       and self._loop != threading.get_ident())
             if grouped:
                 self._queued.append(write)
                 self._lock.notify_all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from .checkpoint import attach as attach_checkpointer
 __all__ = [
     "DURABILITY",
     "default_home",
+    "in_write_transaction",
     "migrate",
     "open_engine",
     "reader",
@@ -87,13 +89,22 @@ def resolve_durability(durability: str | None = None) -> str:
     return value
 
 
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.local] = weakref.WeakKeyDictionary()
+
+
+def in_write_transaction(engine: Engine) -> bool:
+    """Whether the calling thread holds a write transaction of this SQLite engine (False elsewhere)."""
+    holder = _WRITERS.get(engine)
+    return holder is not None and getattr(holder, "held", False)
+
+
 def _sqlite_setup(engine: Engine, durability: str) -> None:
     # Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two writers never
     # deadlock upgrading a read lock. Within one process they queue on a Python lock
     # first: a thread handoff instead of SQLite's sleeping busy handler. Readers
     # (connections with the ``wfhost_read`` option) begin deferred and never block.
     write_lock = threading.Lock()
-    holder = threading.local()
+    holder = _WRITERS[engine] = threading.local()
     checkpointer = attach_checkpointer(engine)
 
     @event.listens_for(engine, "connect")
