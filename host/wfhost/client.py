@@ -170,18 +170,20 @@ class Client:
                     f"execution input must be a JSON object, not {type(item).__name__}")
         plan, package, version, pvid = (target.plan, target.package, target.version,
                                          target.package_version_id)
-        rows = [dict(item) for item in inputs]
+        # Serialized here, in the caller's thread: the write may run on the scheduler's.
+        payloads = [ops.check_input(dict(item)) for item in inputs]
 
         def create(conn: Connection, at: float) -> list[str]:
             if not any(ids):  # fresh ids: all in a few statements
                 return [c.id for c in ops.create_executions(
                     conn, tenant=owner, plan=plan, package=package, version=version,
-                    package_version_id=pvid, inputs=rows, at=at, timeout=timeout)]
+                    package_version_id=pvid, inputs=[], payloads=payloads, at=at, timeout=timeout)]
             # each given id is created once (idempotent)
             return [ops.create_execution(
                 conn, tenant=owner, plan=plan, package=package, version=version,
-                package_version_id=pvid, input=item, at=at, execution_id=eid, timeout=timeout).id
-                for item, eid in zip(rows, ids, strict=True)]
+                package_version_id=pvid, input={}, payload=payload, at=at, execution_id=eid,
+                timeout=timeout).id
+                for payload, eid in zip(payloads, ids, strict=True)]
 
         return self._write(create)
 
@@ -189,7 +191,9 @@ class Client:
                tenant: str | None = None, sender: str = "client") -> None:
         """Send signal ``name`` with a JSON payload; buffered until a wait consumes it."""
         owner = self._tenant(tenant)
-        self._write(lambda conn, at: ops.send_signal(conn, owner, execution_id, name, payload, sender, at))
+        encoded = ops.check_signal(name, payload)  # here, in the caller's thread (see schedule_many)
+        self._write(lambda conn, at: ops.send_signal(conn, owner, execution_id, name, None, sender, at,
+                                                     encoded=encoded))
 
     def cancel(self, execution_id: str, *, tenant: str | None = None, reason: str | None = None,
                by: str = "client") -> bool:

@@ -22,6 +22,7 @@ The host owns its engine, its worker processes and its threads; `close`
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -32,6 +33,7 @@ from sqlalchemy import insert, update
 from wfpkg import Workflow
 from wfpkg.errors import Timeout
 from wfregistry.hooks import call_hook
+from wfregistry.task_threads import TaskThreads
 
 from .client import Client
 from .engine.catalog import LOCAL_PACKAGE, Catalog
@@ -44,6 +46,10 @@ from .store.engine import default_home, migrate, open_engine, resolve_url
 from .walls import check_isolation, resolve_isolation, secure_home, walls_for
 
 __all__ = ["Host"]
+
+log = logging.getLogger("wfhost.host")
+
+HOOKS_GRACE_SECONDS = 10.0  # how long `close` waits for extensions still handling finish notices
 
 
 class Host:
@@ -112,6 +118,10 @@ class Host:
         self.scheduler.add_finished_listener(self._note_finished)
         self.ticker = Ticker(self.engine, self.catalog, on_started=self._changed)
         self._cron: threading.Thread | None = None
+        # Extensions hear of finished executions in order, on a thread of their own: a slow one
+        # never holds up the scheduler, and one that waits for a write of this host cannot
+        # wait for the scheduler's next turn.
+        self._hook_thread = TaskThreads(1, "wfhost-hooks")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -166,6 +176,10 @@ class Host:
             self._listener.close()
             with self.engine.begin() as conn:
                 conn.execute(update(H).where(H.c.id == self.host_id).values(stopped=True))
+        if not self._hook_thread.drain(timeout=HOOKS_GRACE_SECONDS):
+            log.warning("extensions still busy after %.0fs; their pending notices are dropped",
+                        HOOKS_GRACE_SECONDS)
+        self._hook_thread.shutdown()
         self.scheduler.dispatcher.close()
         self.engine.dispose()
 
@@ -220,8 +234,9 @@ class Host:
         self._note_finished()
 
     def _finished(self, tenant: str, execution_id: str, workflow: str, status: str) -> None:
-        call_hook(self.hooks, "wfhost_execution_finished", tenant=tenant,
-                  execution_id=execution_id, workflow=workflow, status=status)
+        self._hook_thread.submit(lambda: call_hook(
+            self.hooks, "wfhost_execution_finished", tenant=tenant, execution_id=execution_id,
+            workflow=workflow, status=status))
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
              timeout: float | None = None) -> Execution:

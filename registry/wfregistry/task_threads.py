@@ -72,10 +72,10 @@ class TaskThreads:
                 with self._lock:
                     self._threads -= 1
 
-    def drain(self) -> None:
-        """Block until every submitted call has ended."""
+    def drain(self, timeout: float | None = None) -> bool:
+        """Block until every submitted call has ended; False if ``timeout`` seconds passed first."""
         with self._lock:
-            self._drained.wait_for(lambda: not self._busy)
+            return self._drained.wait_for(lambda: not self._busy, timeout)
 
     def shutdown(self) -> None:
         """Drop the calls not started yet and let every thread end after its current one."""

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from support.waiting import task_state
+from sqlalchemy import event, text
+from support.waiting import task_state, until
 from support.workflows import parked
 
 from wfhost import Client, Conflict, Host, NotFound
 from wfpkg import Context, Workflow
+from wfregistry.hooks import hookimpl
 
 
 def one_step() -> Workflow:
@@ -92,6 +93,9 @@ def test_a_failing_write_is_undone_and_the_others_in_its_turn_commit(tmp_path: P
         calls = {
             "good": lambda: host.client.schedule("local::one_step", {"n": 2}, id="good"),
             "conflict": lambda: host.client.schedule("local::one_step", {"n": 99}, id="taken"),
+            # all or none: "fresh" is written before "taken" conflicts, and is undone with it
+            "partial": lambda: host.client.schedule_many("local::one_step", [{"n": 5}, {"n": 99}],
+                                                         ids=["fresh", "taken"]),
             "unknown": lambda: host.client.signal("nobody", "go", 1),
             "signal": lambda: host.client.signal(waiting, "go", 7),
         }
@@ -105,6 +109,7 @@ def test_a_failing_write_is_undone_and_the_others_in_its_turn_commit(tmp_path: P
         assert results["good"] == "good"
         assert isinstance(results["conflict"], Conflict)
         assert "already exists" in str(results["conflict"])
+        assert isinstance(results["partial"], Conflict)
         assert isinstance(results["unknown"], NotFound)
         assert results["signal"] is None
         assert host.wait("good", timeout=30)["output"] == {"doubled": 4}
@@ -127,6 +132,7 @@ def test_a_write_waiting_when_the_host_stops_is_still_made(tmp_path: Path) -> No
     assert host.scheduler.writes.wait_queued(1, timeout=30)
     closing = threading.Thread(target=host.close)
     closing.start()  # asks the loop to stop; the held turn ends first
+    until(lambda: host._stop.is_set(), "close to ask the loop to stop")
     gate.open.set()
     caller.join(30)
     closing.join(30)
@@ -178,6 +184,146 @@ def test_a_write_inside_the_callers_own_write_transaction_fails_at_once(tmp_path
     # It cannot wait for a turn that needs the write lock its caller holds.
     with Host(home=tmp_path / "home") as host:
         host.add_workflow(one_step())
-        with host.engine.begin(), pytest.raises(RuntimeError, match="inside another one"):
-            host.client.schedule("local::one_step", {"n": 1})
+        got: list[BaseException] = []
+
+        def inside() -> None:
+            with host.engine.begin():
+                try:
+                    host.client.schedule("local::one_step", {"n": 1})
+                except RuntimeError as exc:
+                    got.append(exc)
+
+        caller = threading.Thread(target=inside, daemon=True)
+        caller.start()
+        caller.join(30)
+        assert not caller.is_alive(), "the write waited for a turn that waited for it"
+        assert len(got) == 1 and "inside another one" in str(got[0])
         assert host.client.executions() == []
+
+
+class Boom(BaseException):
+    """Not an `Exception`: what a payload's own code might raise."""
+
+
+class Explosive(dict):  # type: ignore[type-arg]
+    def items(self) -> Any:
+        raise Boom("from the payload's own code")
+
+
+def test_a_payload_is_serialized_in_the_callers_thread(tmp_path: Path) -> None:
+    # Payload code runs in the caller's thread: what it raises reaches the caller, and the
+    # scheduler's thread, which runs the write, never runs it.
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        host.add_workflow(parked())
+        waiting = host.client.schedule("local::parked")
+        task_state(host.client, waiting, "park", "waiting")
+        with pytest.raises(Boom):
+            host.client.signal(waiting, "go", Explosive(a=1))
+        with pytest.raises(Boom):
+            host.client.schedule("local::one_step", {"n": Explosive(a=1)})
+        assert host.wait(host.client.schedule("local::one_step", {"n": 1}), timeout=30)["output"] == {
+            "doubled": 2}
+        assert host.client.status(waiting)["status"] == "waiting"  # the signal was not delivered
+
+
+def test_a_turn_that_fails_hands_its_writes_back_to_their_callers(tmp_path: Path) -> None:
+    # The database refuses the turn's claim of task "boom" (a trigger: a real failure of the
+    # turn's transaction, not a stand-in): each write of that turn is then made on its own.
+    wf = Workflow("boomer")
+
+    @wf.task()
+    def boom(ctx: Context) -> None:
+        ctx["ran"] = True
+
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        host.add_workflow(wf)
+        gate = Gate(host)
+        host.wait(host.client.schedule("local::one_step", {"n": 1}), timeout=30)
+        assert gate.held.wait(30)
+        with host.engine.begin() as conn:
+            conn.execute(text("CREATE TRIGGER refuse_boom BEFORE UPDATE OF state ON task_runs "
+                              "WHEN NEW.state = 'running' AND NEW.task_id = 'boom' "
+                              "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"))
+        got: dict[str, str] = {}
+        callers = [threading.Thread(target=lambda w=w, i=i: got.update({i: host.client.schedule(w, {"n": 2}, id=i)}))
+                   for w, i in (("local::boomer", "b"), ("local::one_step", "x"))]
+        for caller in callers:
+            caller.start()
+        assert host.scheduler.writes.wait_queued(2, timeout=30)
+        gate.open.set()  # the next turn writes both, fails claiming "boom", and rolls back
+        for caller in callers:
+            caller.join(30)
+        assert got == {"b": "b", "x": "x"}  # each made on its own
+        with host.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_boom"))
+        assert host.wait("b", timeout=30)["output"] == {"ran": True}
+        assert host.wait("x", timeout=30)["output"] == {"doubled": 4}
+        ids = [e.id for e in host.client.executions()]
+        assert sorted(i for i in ids if i in ("b", "x")) == ["b", "x"]  # each once
+
+
+class WaitsForAWrite:
+    """An extension that, told of a finish, has another thread schedule and waits for it."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.scheduled: list[str] = []
+        self.done = threading.Event()
+
+    @hookimpl
+    def wfhost_execution_finished(self, tenant: str, execution_id: str, workflow: str,
+                                  status: str) -> None:
+        if execution_id != "first":
+            return
+        other = threading.Thread(target=lambda: self.scheduled.append(
+            self.host.client.schedule("local::one_step", {"n": 2}, id="second")))
+        other.start()
+        other.join(30)
+        self.done.set()
+
+
+def test_an_extension_may_wait_for_a_write_of_another_thread(tmp_path: Path) -> None:
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        extension = WaitsForAWrite(host)
+        host.hooks.register(extension)
+        host.client.schedule("local::one_step", {"n": 1}, id="first")
+        assert extension.done.wait(60)
+        assert extension.scheduled == ["second"]
+        assert host.wait("second", timeout=30)["output"] == {"doubled": 4}
+
+
+def test_events_of_one_turn_are_in_the_order_things_happened(tmp_path: Path) -> None:
+    # Task "a" finishes and a signal for "b" arrives while the scheduler is held: one turn
+    # applies the outcome, then the signal. The history says so.
+    release = threading.Event()
+    wf = Workflow("two_steps")
+
+    @wf.task()
+    def a(ctx: Context) -> None:
+        assert release.wait(30)
+
+    @wf.task(depends_on=["a"])
+    def b(ctx: Context) -> None:
+        ctx["got"] = ctx.wait_for_signal("go")
+
+    with Host(home=tmp_path / "home") as host:
+        host.add_workflow(one_step())
+        host.add_workflow(wf)
+        eid = host.client.schedule("local::two_steps")
+        task_state(host.client, eid, "a", "running")
+        gate = Gate(host)
+        host.wait(host.client.schedule("local::one_step", {"n": 1}), timeout=30)
+        assert gate.held.wait(30)
+        release.set()
+        until(lambda: host.scheduler._outcomes, "a's outcome to wait for the next turn")
+        signal = threading.Thread(target=host.client.signal, args=(eid, "go", 3))
+        signal.start()
+        assert host.scheduler.writes.wait_queued(1, timeout=30)
+        gate.open.set()
+        signal.join(30)
+        assert host.wait(eid, timeout=30)["output"] == {"got": 3}
+        kinds = [e.kind for e in host.client.history(eid)]
+    assert kinds.index("task_succeeded") < kinds.index("signal_received"), kinds

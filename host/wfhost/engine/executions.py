@@ -28,7 +28,9 @@ from .waits import describe, event_row, resolve_waits, write_events
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "Created",
+    "check_input",
     "check_payload",
+    "check_signal",
     "create_execution",
     "create_executions",
     "execution_history",
@@ -74,6 +76,22 @@ def check_payload(value: Any, what: str) -> str:
     return text
 
 
+def check_input(value: Any) -> str:
+    """An execution's input as stored: a JSON object within the size limit; `InvalidRequest` otherwise."""
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"execution input must be a JSON object, not {type(value).__name__}")
+    return check_payload(value, "execution input")
+
+
+def check_signal(name: str, payload: Any) -> str:
+    """A signal's payload as stored, after checking its name; `InvalidRequest` otherwise."""
+    try:
+        check_name(name, "signal name")
+    except InvalidName as exc:
+        raise InvalidRequest(str(exc)) from None
+    return check_payload(payload, f"payload of signal {name!r}")
+
+
 def find_execution(conn: Connection, tenant: str, execution_id: str) -> Any:
     """The execution row of ``tenant``'s ``execution_id``, or `NotFound`."""
     row = conn.execute(_SQL_FIND, {"t": tenant, "i": execution_id}).first()
@@ -101,15 +119,16 @@ def create_execution(
     parent_task: str | None = None,
     timeout: float | None = None,
     retries: int = 0,
+    payload: str | None = None,
 ) -> Created:
     """Create an execution and its task rows (roots ready). Idempotent on ``execution_id``.
 
     Scheduling an id that exists returns it, if it is the same workflow with
-    the same input; otherwise `Conflict`.
+    the same input; otherwise `Conflict`. ``payload``: the input already
+    serialized by `check_input` (``input`` is then not read).
     """
-    if not isinstance(input, dict):
-        raise InvalidRequest(f"execution input must be a JSON object, not {type(input).__name__}")
-    payload = check_payload(input, "execution input")
+    if payload is None:
+        payload = check_input(input)
     if execution_id is not None:
         try:
             check_execution_id(execution_id)
@@ -142,13 +161,14 @@ def create_execution(
 def create_executions(conn: Connection, *, tenant: str, plan: WorkflowPlan, package: str,
                       version: str | None, package_version_id: int | None,
                       inputs: list[dict[str, Any]], at: float,
-                      timeout: float | None = None) -> list[Created]:
-    """Create one execution per input, with fresh ids, in three statements whatever their number."""
-    payloads = []
-    for item in inputs:
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"execution input must be a JSON object, not {type(item).__name__}")
-        payloads.append(check_payload(item, "execution input"))
+                      timeout: float | None = None,
+                      payloads: list[str] | None = None) -> list[Created]:
+    """Create one execution per input, with fresh ids, in three statements whatever their number.
+
+    ``payloads``: the inputs already serialized by `check_input` (``inputs`` is then not read).
+    """
+    if payloads is None:
+        payloads = [check_input(item) for item in inputs]
     rows = [_execution_row(tenant, plan, package, version, package_version_id, payload, at,
                            None, None, None, timeout, 0) for payload in payloads]
     _INSERT_EXECUTION.many(conn, rows)
@@ -196,19 +216,18 @@ def request_cancel(conn: Connection, tenant: str, execution_id: str, by: str,
 
 
 def send_signal(conn: Connection, tenant: str, execution_id: str, name: str, payload: Any,
-                sender: str, at: float) -> list[str]:
+                sender: str, at: float, *, encoded: str | None = None) -> list[str]:
     """Buffer a signal and resolve any wait it satisfies. Returns the tasks it woke.
+
+    ``encoded``: the payload already checked and serialized by `check_signal`
+    (``payload`` is then not read).
 
     Raises:
         NotFound: no such execution for this tenant.
         Conflict: the execution has already finished (the signal would be lost).
         InvalidRequest: a bad name or a payload that is not JSON or too large.
     """
-    try:
-        check_name(name, "signal name")
-    except InvalidName as exc:
-        raise InvalidRequest(str(exc)) from None
-    payload_text = check_payload(payload, f"payload of signal {name!r}")
+    payload_text = encoded if encoded is not None else check_signal(name, payload)
     target = sql.SIGNAL_TARGET_KEY_SHARE if conn.dialect.name == "postgresql" else sql.SIGNAL_TARGET
     row = target.run(conn, {"t": tenant, "i": execution_id}).first()  # uid and status only
     if row is None:

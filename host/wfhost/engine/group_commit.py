@@ -47,12 +47,13 @@ WriteFn = Callable[[Connection, float], T]
 class Write(Generic[T]):
     """One caller's write, waiting for the turn that commits it."""
 
-    __slots__ = ("_done", "error", "fn", "result")
+    __slots__ = ("_done", "error", "fn", "result", "yourself")
 
     def __init__(self, fn: WriteFn[T]) -> None:
         self.fn = fn
         self.result: T | None = None
         self.error: BaseException | None = None
+        self.yourself = False  # handed back: the caller runs it on its own
         self._done = threading.Event()
 
     def answer(self, result: T | None = None, error: BaseException | None = None) -> None:
@@ -60,17 +61,15 @@ class Write(Generic[T]):
         self.result, self.error = result, error
         self._done.set()
 
+    def hand_back(self) -> None:
+        """Tell the caller to run its write on its own (the loop stops, or its turn failed)."""
+        self.yourself = True
+        self._done.set()
+
     @property
     def answered(self) -> bool:
-        """Whether the caller has its answer."""
+        """Whether the caller has its answer (or its write back)."""
         return self._done.is_set()
-
-    def wait(self) -> T:
-        """The result once answered; raises the write's error."""
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.result  # type: ignore[return-value]
 
 
 class GroupCommit:
@@ -89,12 +88,16 @@ class GroupCommit:
         self.enabled = engine.dialect.name == "sqlite"
         self._lock = threading.Condition()
         self._queued: list[Write[Any]] = []
-        self._loop: int | None = None  # the ident of the thread running the turns, while they run
+        self._loop: int | None = None  # the ident of the thread running the turns, while it takes writes
 
     # -- the callers' side --------------------------------------------------------------------
 
     def transact(self, fn: WriteFn[T]) -> T:
-        """Run ``fn(conn, at)`` in a transaction, the next turn's when the scheduler runs."""
+        """Run ``fn(conn, at)`` in a transaction, the next turn's when the scheduler takes writes.
+
+        ``fn`` runs on the scheduler's thread: it must not run code of the
+        caller's (serialize payloads before).
+        """
         write: Write[T] = Write(fn)
         # A caller inside a write transaction of its own would wait for a turn that waits for it:
         # on its own, it gets the engine's error for a nested write transaction instead.
@@ -108,7 +111,18 @@ class GroupCommit:
         if not grouped:
             return self._alone(write)
         self._wake()
-        return write.wait()
+        try:
+            write._done.wait()
+        except BaseException:  # interrupted (Ctrl-C): a write no turn has taken yet is not made
+            with self._lock:
+                if write in self._queued:
+                    self._queued.remove(write)
+            raise
+        if write.yourself:
+            return self._alone(write)
+        if write.error is not None:
+            raise write.error
+        return write.result  # type: ignore[return-value]
 
     def _alone(self, write: Write[T]) -> T:
         with self.engine.begin() as conn:
@@ -129,11 +143,12 @@ class GroupCommit:
             self._loop = threading.get_ident()
 
     def close(self) -> None:
-        """Take no more writes; run those still waiting, each on its own."""
+        """Take no more writes; hand those still waiting back to their callers."""
         with self._lock:
             self._loop = None
             left, self._queued = self._queued, []
-        self.alone(left)
+        for write in left:
+            write.hand_back()
 
     def take(self) -> list[Write[Any]]:
         """The writes waiting for this turn."""
@@ -145,21 +160,17 @@ class GroupCommit:
     def run(conn: Connection, at: float, writes: list[Write[Any]]) -> list[tuple[Write[Any], Any]]:
         """Run each write under its own savepoint; returns ``(write, result)`` for those that succeeded.
 
-        A write that raised has been rolled back to its savepoint and answered with its error.
+        A write that raised has been rolled back to its savepoint and answered
+        with its error. If the database rolled back the whole transaction (an
+        interrupt, an I/O error), that error is raised: the turn fails.
         """
         done = []
         for write in writes:
             try:
                 with sql.savepoint(conn):
                     done.append((write, write.fn(conn, at)))
-            except Exception as exc:  # the caller's error (NotFound, Conflict, ...), its write undone
+            except sql.TransactionLost:
+                raise
+            except BaseException as exc:  # the caller's error (NotFound, Conflict, ...), its write undone
                 write.answer(error=exc)
         return done
-
-    def alone(self, writes: list[Write[Any]]) -> None:
-        """Run writes each in a transaction of its own and answer them (a failed turn, a closing loop)."""
-        for write in writes:
-            try:
-                write.answer(self._alone(write))
-            except Exception as exc:
-                write.answer(error=exc)

@@ -171,9 +171,12 @@ class Scheduler(Scans, Claims):
                                                   cancels, drained)
         except BaseException:
             # Rolled back: nothing happened. Restore what this turn consumed for the next one;
-            # the clients' writes run on their own, so a failing turn does not fail them.
+            # the clients' writes go back to their callers, who make them on their own, so a
+            # failing turn does not fail them.
             self._outcomes.extendleft(reversed(outcomes))
-            self.writes.alone([w for w in writes if not w.answered])
+            for write in writes:
+                if not write.answered:
+                    write.hand_back()
             raise
         for write, result in written:
             write.answer(result)
@@ -230,6 +233,9 @@ class Scheduler(Scans, Claims):
         for run, outcome in outcomes:
             self._apply(conn, run, outcome, at, touched)
         if writes:  # before claiming: a new execution's first tasks are claimed in this turn
+            if self._events:  # the outcomes' events first: the history is in the order things happened
+                sql.EVENTS.many(conn, self._events)
+                self._events = []
             written.extend(self.writes.run(conn, at, writes))
         if scan:
             if at >= self._next_heartbeat:

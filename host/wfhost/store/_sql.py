@@ -49,6 +49,7 @@ __all__ = [
     "STATES",
     "SUCCEED",
     "Statement",
+    "TransactionLost",
     "savepoint",
     "TASK_RESULTS",
 ]
@@ -156,19 +157,33 @@ _RELEASE = Statement("RELEASE SAVEPOINT wfhost_write")
 _ROLLBACK_TO = Statement("ROLLBACK TO SAVEPOINT wfhost_write")
 
 
+class TransactionLost(RuntimeError):
+    """The database rolled back the whole transaction under a savepoint (an interrupt, an I/O error)."""
+
+
 @contextmanager
 def savepoint(conn: Connection) -> Iterator[None]:
     """A savepoint on the DB-API: what the block wrote is undone if it raises (the error propagates).
 
     SQLAlchemy's ``begin_nested`` does the same at several times the cost; it
     may still be used inside (savepoints nest).
+
+    Raises:
+        TransactionLost: the block's error took the whole transaction with it
+            (SQLite rolls back everything on some errors), from that error.
     """
     _SAVEPOINT.run(conn)
     try:
         yield
-    except BaseException:
-        _ROLLBACK_TO.run(conn)
-        _RELEASE.run(conn)
+    except BaseException as exc:
+        driver = conn.connection.driver_connection
+        if conn.dialect.name == "sqlite" and not driver.in_transaction:  # type: ignore[union-attr]
+            raise TransactionLost(f"the transaction was rolled back: {exc}") from exc
+        try:
+            _ROLLBACK_TO.run(conn)
+            _RELEASE.run(conn)
+        except Exception as lost:
+            raise TransactionLost(f"the transaction was lost: {lost}") from exc
         raise
     _RELEASE.run(conn)
 
