@@ -11,17 +11,21 @@ that turn has committed. So:
   during a turn, and the turn's own outcomes and claims;
 - a new execution's first tasks are claimed in the transaction that created
   it, and a signal's woken task in the one that delivered it;
-- a client never queues for the write lock behind the scheduler's turns.
+- a client no longer races the scheduler's turns for the write lock.
 
 Each write keeps its own all-or-nothing: a write that raises is rolled back
 to its savepoint and its caller gets the error; the turn and the other
-writes go on. A turn that fails as a whole (a database error) runs its
-writes again, each in a transaction of its own. Writes run on their own,
+writes go on. An error that takes the whole transaction with it fails the
+turn. The writes of a turn that fails, and those waiting when the loop
+stops, go back to their callers, who make them each in a transaction of
+their own (`Write.hand_back`). The write runs on the scheduler's thread, so
+callers serialize payloads before handing it over. Writes run on their own,
 as before, when the scheduler's loop is not running (a host not started or
-stopping), when the caller is the scheduler's own thread (a hook) or holds a
-write transaction itself (it gets the nested-transaction error), and on
-PostgreSQL, where writers run concurrently and a shared turn would hold
-row locks that other hosts' turns take in another order.
+stopped), when the caller is the scheduler's own thread (a finished
+listener) or holds a write transaction itself (it gets the
+nested-transaction error), and on PostgreSQL, where writers run
+concurrently and a shared turn would hold row locks that other hosts'
+turns take in another order.
 """
 
 from __future__ import annotations
