@@ -327,3 +327,31 @@ def test_events_of_one_turn_are_in_the_order_things_happened(tmp_path: Path) -> 
         assert host.wait(eid, timeout=30)["output"] == {"got": 3}
         kinds = [e.kind for e in host.client.history(eid)]
     assert kinds.index("task_succeeded") < kinds.index("signal_received"), kinds
+
+
+def test_a_write_interrupted_by_the_database_is_made_on_its_own(tmp_path: Path) -> None:
+    # SQLite rolls back the whole transaction when a statement is interrupted: the turn's
+    # other work is gone too, so the turn fails and the write goes back to its caller.
+    state = {"armed": False, "interrupt": False}
+
+    def progress() -> int:
+        if state["interrupt"]:
+            state["interrupt"] = False
+            return 1  # SQLITE_INTERRUPT
+        return 0
+
+    def statement(_conn: Any, _cursor: Any, sql_text: str, *_args: Any) -> None:
+        if (state["armed"] and sql_text.startswith("INSERT INTO executions")
+                and threading.current_thread().name == "wfhost-scheduler"):
+            state["armed"], state["interrupt"] = False, True
+
+    host = Host(home=tmp_path / "home")
+    event.listen(host.engine.pool, "connect", lambda dbapi, _rec: dbapi.set_progress_handler(progress, 1))
+    event.listen(host.engine, "before_cursor_execute", statement)
+    with host:
+        host.add_workflow(one_step())
+        state["armed"] = True
+        assert host.client.schedule("local::one_step", {"n": 4}, id="interrupted") == "interrupted"
+        assert not state["armed"]  # the turn's write was interrupted
+        assert host.wait("interrupted", timeout=30)["output"] == {"doubled": 8}
+        assert [e.id for e in host.client.executions()] == ["interrupted"]
