@@ -334,8 +334,8 @@ def test_a_write_interrupted_by_the_database_is_made_on_its_own(tmp_path: Path) 
     # other work is gone too, so the turn fails and the write goes back to its caller.
     state = {"armed": False, "interrupt": False}
 
-    def progress() -> int:
-        if state["interrupt"]:
+    def progress() -> int:  # any connection's, on any thread: only the scheduler's statement stops
+        if state["interrupt"] and threading.current_thread().name == "wfhost-scheduler":
             state["interrupt"] = False
             return 1  # SQLITE_INTERRUPT
         return 0

@@ -20,10 +20,12 @@ import re
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
+
+from wfhost.errors import HostError
 
 __all__ = [
     "CLAIM",
@@ -157,8 +159,10 @@ _RELEASE = Statement("RELEASE SAVEPOINT wfhost_write")
 _ROLLBACK_TO = Statement("ROLLBACK TO SAVEPOINT wfhost_write")
 
 
-class TransactionLost(RuntimeError):
+class TransactionLost(HostError):
     """The database rolled back the whole transaction under a savepoint (an interrupt, an I/O error)."""
+
+    code: ClassVar[str] = "transaction_lost"
 
 
 @contextmanager
