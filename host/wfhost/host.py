@@ -234,9 +234,12 @@ class Host:
         self._note_finished()
 
     def _finished(self, tenant: str, execution_id: str, workflow: str, status: str) -> None:
-        self._hook_thread.submit(lambda: call_hook(
-            self.hooks, "wfhost_execution_finished", tenant=tenant, execution_id=execution_id,
-            workflow=workflow, status=status))
+        try:
+            self._hook_thread.submit(lambda: call_hook(
+                self.hooks, "wfhost_execution_finished", tenant=tenant, execution_id=execution_id,
+                workflow=workflow, status=status))
+        except RuntimeError:  # closed: a turn that outlived `close`'s wait for the scheduler
+            log.warning("host closed; extensions not told that %s::%s %s", tenant, execution_id, status)
 
     def wait(self, execution_id: str, *, tenant: str | None = None,
              timeout: float | None = None) -> Execution:
