@@ -114,8 +114,8 @@ class GroupCommit:
                 self._lock.notify_all()
         if not grouped:
             return self._alone(write)
-        self._wake()
         try:
+            self._wake()
             write._done.wait()
         except BaseException:  # interrupted (Ctrl-C): a write no turn has taken yet is not made
             with self._lock:
