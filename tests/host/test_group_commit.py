@@ -356,31 +356,3 @@ def test_a_write_interrupted_by_the_database_is_made_on_its_own(tmp_path: Path) 
         assert host.wait("interrupted", timeout=30)["output"] == {"doubled": 8}
         assert [e.id for e in host.client.executions()] == ["interrupted"]
 
-
-def test_a_call_interrupted_before_its_turn_makes_nothing(tmp_path: Path) -> None:
-    # Ctrl-C while the write waits for a turn: the write is withdrawn, as a transaction
-    # interrupted before its commit would be rolled back.
-    import os
-    import signal
-
-    with Host(home=tmp_path / "home") as host:
-        host.add_workflow(one_step())
-        gate = Gate(host)
-        host.wait(host.client.schedule("local::one_step", {"n": 1}, id="first"), timeout=30)
-        assert gate.held.wait(30)
-
-        def interrupt_once_queued() -> None:
-            assert host.scheduler.writes.wait_queued(1, timeout=30)
-            os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt in the main thread
-
-        interrupter = threading.Thread(target=interrupt_once_queued)
-        interrupter.start()
-        with pytest.raises(KeyboardInterrupt):
-            host.client.schedule("local::one_step", {"n": 2}, id="interrupted")
-        interrupter.join(30)
-        gate.open.set()
-        # The next write goes through the same turns: by the time it returns, a withdrawn
-        # write would have been made.
-        assert host.wait(host.client.schedule("local::one_step", {"n": 3}, id="after"), timeout=30)[
-            "output"] == {"doubled": 6}
-        assert sorted(e.id for e in host.client.executions()) == ["after", "first"]
